@@ -1,0 +1,114 @@
+"""Read and validate SQuAD v1.1 / v2.0 JSON files; write prediction files."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from spanqa.errors import DataFileError
+from spanqa.fileio import write_json_atomic
+from spanqa.types import Example, GoldAnswer
+
+
+def read_json_file(path: str | os.PathLike[str], what: str = "file") -> Any:
+    """Parse a JSON file, turning every failure into a DataFileError that says what to do."""
+    file_path = Path(path)
+    if not file_path.exists():
+        raise DataFileError(f"{what} {file_path} does not exist: check the path")
+    if file_path.is_dir():
+        raise DataFileError(f"{what} {file_path} is a folder: pass a JSON file")
+    try:
+        text = file_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataFileError(f"{what} {file_path} cannot be read as UTF-8 text: {error}") from error
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DataFileError(
+            f"{what} {file_path} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+        ) from error
+
+
+def _require(mapping: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(mapping, Mapping) or key not in mapping:
+        raise DataFileError(f"not a SQuAD file: {where} has no '{key}' field")
+    value = mapping[key]
+    if not isinstance(value, kind):
+        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise DataFileError(f"not a SQuAD file: {where}.{key} should be a {expected}, got {type(value).__name__}")
+    return value
+
+
+def validate_squad(dataset: Any, source: str = "data file") -> dict[str, Any]:
+    """Check the SQuAD structure and return the dataset; errors name the first bad field."""
+    if not isinstance(dataset, Mapping):
+        raise DataFileError(f"{source} is not a SQuAD file: the top level should be an object with a 'data' list")
+    articles = _require(dataset, "data", list, source)
+    seen_ids: set[str] = set()
+    for a, article in enumerate(articles):
+        paragraphs = _require(article, "paragraphs", list, f"data[{a}]")
+        for p, paragraph in enumerate(paragraphs):
+            where = f"data[{a}].paragraphs[{p}]"
+            context = _require(paragraph, "context", str, where)
+            for q, qa in enumerate(_require(paragraph, "qas", list, where)):
+                qa_where = f"{where}.qas[{q}]"
+                qid = _require(qa, "id", (str, int), qa_where)
+                _require(qa, "question", str, qa_where)
+                if str(qid) in seen_ids:
+                    raise DataFileError(f"{source}: question id {qid!r} appears twice ({qa_where})")
+                seen_ids.add(str(qid))
+                answers = qa.get("answers", []) if isinstance(qa, Mapping) else []
+                if not isinstance(answers, list):
+                    raise DataFileError(f"not a SQuAD file: {qa_where}.answers should be a list")
+                for n, answer in enumerate(answers):
+                    _require(answer, "text", str, f"{qa_where}.answers[{n}]")
+                    start = _require(answer, "answer_start", int, f"{qa_where}.answers[{n}]")
+                    if not 0 <= start <= len(context):
+                        raise DataFileError(
+                            f"{source}: {qa_where}.answers[{n}].answer_start={start} lies outside its context "
+                            f"(length {len(context)})"
+                        )
+    if not seen_ids:
+        raise DataFileError(f"{source} holds no questions")
+    return dict(dataset)
+
+
+def load_squad_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The validated raw SQuAD JSON object (what the official evaluators read)."""
+    return validate_squad(read_json_file(path, "data file"), source=str(path))
+
+
+def examples_from_squad(dataset: Mapping[str, Any]) -> list[Example]:
+    examples = []
+    for article in dataset["data"]:
+        title = str(article.get("title", ""))
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            for qa in paragraph["qas"]:
+                answers = tuple(
+                    GoldAnswer(text=a["text"], start=int(a["answer_start"])) for a in qa.get("answers", [])
+                )
+                examples.append(
+                    Example(
+                        id=str(qa["id"]),
+                        question=qa["question"],
+                        context=context,
+                        answers=answers,
+                        is_impossible=bool(qa.get("is_impossible", False)),
+                        title=title,
+                    )
+                )
+    return examples
+
+
+def load_squad(path: str | os.PathLike[str]) -> list[Example]:
+    """Every question of a SQuAD v1.1 / v2.0 file as an Example, in file order."""
+    return examples_from_squad(load_squad_json(path))
+
+
+def write_predictions(path: str | os.PathLike[str], predictions: Mapping[str, Any]) -> None:
+    """Write a `{id: value}` file atomically, in the form the official evaluators read."""
+    write_json_atomic(path, dict(predictions))
