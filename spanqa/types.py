@@ -49,3 +49,17 @@ class Answer:
     def to_dict(self) -> dict[str, object]:
         """The dict shape of the old transformers question-answering pipeline."""
         return {"answer": self.text, "score": self.score, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The reader's output for one question: its answers, best first."""
+
+    example_id: str
+    answers: tuple[Answer, ...]
+    no_answer_probability: float
+
+    @property
+    def best_text(self) -> str:
+        """What a SQuAD predictions file holds for this question ("" for no answer)."""
+        return self.answers[0].text if self.answers else ""

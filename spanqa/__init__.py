@@ -1,0 +1,43 @@
+"""spanqa: extractive question answering you can trust.
+
+`import spanqa` stays light: torch and transformers load when a model is first loaded.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from spanqa.errors import ConfigError, DataFileError, InputError, ModelFolderError, SpanQAError
+from spanqa.settings import ReaderSettings
+from spanqa.types import Answer, Example, Prediction
+
+if TYPE_CHECKING:
+    from spanqa.data import load_squad
+    from spanqa.metrics import squad_metrics
+    from spanqa.reader import Reader
+
+__all__ = [
+    "Answer",
+    "ConfigError",
+    "DataFileError",
+    "Example",
+    "InputError",
+    "ModelFolderError",
+    "Prediction",
+    "Reader",
+    "ReaderSettings",
+    "SpanQAError",
+    "load_squad",
+    "squad_metrics",
+]
+__version__ = "0.1.0"
+
+_LAZY = {"Reader": "spanqa.reader", "load_squad": "spanqa.data", "squad_metrics": "spanqa.metrics"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'spanqa' has no attribute {name!r}")

@@ -1,0 +1,36 @@
+"""Options and helpers shared by the CLI commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spanqa.errors import InputError
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Model folder (default: the model shipped with spanqa)."),
+]
+BackendOption = Annotated[str, typer.Option(help="Inference backend: torch or onnx.")]
+PrecisionOption = Annotated[str, typer.Option(help="fp32, bf16 (torch) or int8 (onnx).")]
+
+
+def read_text_file(path: Path, what: str) -> str:
+    if not path.exists():
+        raise InputError(f"{what} {path} does not exist: check the path")
+    if path.is_dir():
+        raise InputError(f"{what} {path} is a folder, not a text file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{what} {path} is not UTF-8 text ({error.reason} at byte {error.start})") from error
+    except OSError as error:
+        raise InputError(f"{what} {path} cannot be read: {error.strerror}") from error
+
+
+def load_reader(model: str | None, backend: str, precision: str, **settings):
+    from spanqa.reader import Reader
+
+    return Reader.load(model, backend=backend, precision=precision, **settings)

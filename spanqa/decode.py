@@ -1,0 +1,167 @@
+"""Stage 3: start/end logits of every window -> ranked answers (numpy only).
+
+Scores. Every candidate span (start <= end, both in the context, at most
+`max_answer_len` tokens) in every window of an example gets the logit
+`start_logit[i] + end_logit[j]` (for the pointer head, `end_logit[i, j]`, the end
+conditioned on the start). One softmax over *all* candidates of *all* windows
+(and of all contexts asked together) turns these logits into probabilities, so a
+score is "the probability the model gives this answer among everything it could
+have answered here", comparable across windows and contexts. With
+`handle_impossible_answer` the no-answer (the CLS span of the window that most
+favours an answer) joins that softmax. The same character span found in two
+overlapping windows, and the same answer text at two places, are one answer:
+their probabilities add up, and the answer keeps the offsets of its best occurrence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from spanqa.types import Answer
+
+
+@dataclass(frozen=True)
+class WindowLogits:
+    """Model output for one window, trimmed to the window's length L."""
+
+    start_logits: np.ndarray  # [L]
+    end_logits: np.ndarray  # [L] (linear head) or [L, L] (pointer head: end given start)
+    context_mask: np.ndarray  # [L] bool
+    offsets: np.ndarray  # [L, 2] token character spans
+    word_offsets: np.ndarray  # [L, 2] character spans of the words around tokens
+    cls_index: int = 0
+    context_index: int = 0  # which of the contexts asked together this window comes from
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    top_k: int = 1
+    max_answer_len: int = 30
+    handle_impossible_answer: bool = False
+    null_threshold: float | None = None
+    align_to_words: bool = True
+    candidates_per_window: int = 20
+
+
+@dataclass(frozen=True)
+class Decoded:
+    answers: list[Answer]
+    no_answer_probability: float  # P(no answer) in a softmax over the no-answer and every span
+
+
+def _logsumexp(values: np.ndarray) -> float:
+    if values.size == 0:
+        return -np.inf
+    peak = float(np.max(values))
+    if not np.isfinite(peak):
+        return peak
+    return peak + float(np.log(np.sum(np.exp(values - peak))))
+
+
+def span_band(window: WindowLogits, max_answer_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Logits of the spans (i, i + d), d < max_answer_len, as an [L, D] band; -inf where invalid.
+
+    Returns (band_logits, end_positions). Working on the band instead of the full
+    L x L matrix keeps decoding linear in the window length.
+    """
+    start = window.start_logits.astype(np.float64)
+    length = start.shape[0]
+    width = min(max_answer_len, length)
+    starts = np.arange(length)[:, None]
+    ends = starts + np.arange(width)[None, :]  # [L, D]
+    inside = ends < length
+    ends_clipped = np.minimum(ends, length - 1)
+    if window.end_logits.ndim == 1:
+        end_scores = window.end_logits.astype(np.float64)[ends_clipped]
+    else:
+        end_scores = window.end_logits.astype(np.float64)[starts, ends_clipped]
+    valid = inside & window.context_mask[:, None] & window.context_mask[ends_clipped]
+    band = np.where(valid, start[:, None] + end_scores, -np.inf)
+    return band, ends_clipped
+
+
+def null_logit(window: WindowLogits) -> float:
+    cls = window.cls_index
+    end = window.end_logits[cls] if window.end_logits.ndim == 1 else window.end_logits[cls, cls]
+    return float(window.start_logits[cls]) + float(end)
+
+
+def _char_span(window: WindowLogits, start: int, end: int, align_to_words: bool) -> tuple[int, int]:
+    spans = window.word_offsets if align_to_words else window.offsets
+    return int(spans[start, 0]), int(spans[end, 1])
+
+
+def decode_example(
+    windows: Sequence[WindowLogits], contexts: Sequence[str], options: DecodeOptions
+) -> Decoded:
+    """Rank the answers of one question over all its windows (and contexts)."""
+    candidate_logits: list[np.ndarray] = []
+    candidate_rows: list[tuple[int, np.ndarray, np.ndarray]] = []
+    window_totals = []
+    null_logits = []
+    for w, window in enumerate(windows):
+        band, ends = span_band(window, options.max_answer_len)
+        flat = band.ravel()
+        finite = np.flatnonzero(np.isfinite(flat))
+        null_logits.append(null_logit(window))
+        if finite.size == 0:
+            continue
+        window_totals.append(_logsumexp(flat[finite]))
+        keep = min(options.candidates_per_window + options.top_k, finite.size)
+        best = finite[np.argpartition(-flat[finite], keep - 1)[:keep]]
+        starts, offsets_in_band = np.divmod(best, band.shape[1])
+        candidate_logits.append(flat[best])
+        candidate_rows.append((w, starts, ends[starts, offsets_in_band]))
+
+    span_total = _logsumexp(np.asarray(window_totals)) if window_totals else -np.inf
+    # The no-answer of a question is judged by the window most confident that it holds an answer.
+    null = min(null_logits) if null_logits else 0.0
+    no_answer_probability = float(np.exp(null - np.logaddexp(null, span_total)))
+    total = np.logaddexp(null, span_total) if options.handle_impossible_answer else span_total
+
+    merged: dict[str, list] = {}  # text -> [probability, best probability, start, end, context, window]
+    for logits, (w, starts, ends) in zip(candidate_logits, candidate_rows, strict=True):
+        window = windows[w]
+        context = contexts[window.context_index]
+        probabilities = np.exp(logits - total)
+        for probability, start, end in zip(probabilities.tolist(), starts.tolist(), ends.tolist(), strict=True):
+            char_start, char_end = _char_span(window, start, end, options.align_to_words)
+            text = context[char_start:char_end]
+            stripped = text.strip()
+            if not stripped:
+                continue
+            char_start += len(text) - len(text.lstrip())
+            char_end = char_start + len(stripped)
+            key = f"{window.context_index}\x00{stripped}"
+            entry = merged.get(key)
+            if entry is None:
+                merged[key] = [probability, probability, char_start, char_end, window.context_index, w]
+            else:
+                entry[0] += probability
+                if probability > entry[1]:
+                    entry[1:] = [probability, char_start, char_end, window.context_index, w]
+
+    answers = [
+        Answer(
+            text=contexts[ctx][start:end],
+            start=start,
+            end=end,
+            score=min(float(probability), 1.0),
+            context_index=ctx,
+            window_index=w,
+        )
+        for probability, _, start, end, ctx, w in merged.values()
+    ]
+    answers.sort(key=lambda answer: (-answer.score, answer.context_index, answer.start, answer.end))
+
+    if options.handle_impossible_answer:
+        no_answer = Answer(text="", start=0, end=0, score=float(np.exp(null - total)))
+        if options.null_threshold is None:
+            answers.append(no_answer)
+            answers.sort(key=lambda answer: -answer.score)
+        elif no_answer_probability > options.null_threshold:
+            answers.insert(0, no_answer)
+    return Decoded(answers=answers[: options.top_k], no_answer_probability=no_answer_probability)

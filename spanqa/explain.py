@@ -1,0 +1,110 @@
+"""`ask --explain`: what the reader saw and why it chose what it chose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spanqa.decode import decode_example, span_band
+from spanqa.features import encode_windows
+from spanqa.settings import ReaderSettings
+from spanqa.types import Answer
+
+
+@dataclass
+class WindowReport:
+    index: int
+    char_start: int  # first context character the window covers
+    char_end: int
+    tokens: list[str]
+    sequence_ids: list[int | None]
+    offsets: list[tuple[int, int]]
+    top_starts: list[tuple[int, str, float]]  # (position, token, logit)
+    top_ends: list[tuple[int, str, float]]
+    null_logit: float
+    start_logits: list[float] = field(default_factory=list)
+    end_logits: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Candidate:
+    text: str
+    start: int
+    end: int
+    logit: float
+    window: int
+    start_token: int
+    end_token: int
+
+
+@dataclass
+class Explanation:
+    question: str
+    context: str
+    settings: ReaderSettings
+    windows: list[WindowReport]
+    candidates: list[Candidate]
+    answers: list[Answer]
+    no_answer_probability: float
+
+
+def explain(reader, question: str, context: str, settings: ReaderSettings, top_n: int = 5) -> Explanation:
+    """Run the reader on one question and keep every intermediate result."""
+    from spanqa.reader import Query, _check_text, _window_logits, decode_options
+
+    _check_text(question, "question")
+    _check_text(context, "context", settings.max_context_chars)
+    windows = encode_windows(reader.tokenizer, [question], [context], settings)
+    logits = reader._run_windows(windows, batch_size=32)
+    window_logits = [_window_logits(w, s, e, 0) for w, (s, e) in zip(windows, logits, strict=True)]
+    decoded = decode_example(window_logits, [context], decode_options(settings))
+    reports, candidates = [], []
+    for index, (window, wl) in enumerate(zip(windows, window_logits, strict=True)):
+        tokens = reader.tokenizer.convert_ids_to_tokens(window.input_ids.tolist())
+        sequence_ids = [1 if m else (None if t in reader.tokenizer.all_special_tokens else 0)
+                        for t, m in zip(tokens, window.context_mask, strict=True)]
+        context_positions = np.flatnonzero(window.context_mask)
+        start = np.where(window.context_mask, wl.start_logits, -np.inf)
+        end_vector = wl.end_logits if wl.end_logits.ndim == 1 else wl.end_logits.max(axis=0)
+        end = np.where(window.context_mask, end_vector, -np.inf)
+        top_starts = [(int(i), tokens[i], float(start[i])) for i in np.argsort(-start)[:top_n] if np.isfinite(start[i])]
+        top_ends = [(int(i), tokens[i], float(end[i])) for i in np.argsort(-end)[:top_n] if np.isfinite(end[i])]
+        from spanqa.decode import null_logit
+
+        reports.append(
+            WindowReport(
+                index=index,
+                char_start=int(window.offsets[context_positions[0], 0]) if context_positions.size else 0,
+                char_end=int(window.offsets[context_positions[-1], 1]) if context_positions.size else 0,
+                tokens=tokens,
+                sequence_ids=sequence_ids,
+                offsets=[tuple(map(int, o)) for o in window.offsets],
+                top_starts=top_starts,
+                top_ends=top_ends,
+                null_logit=null_logit(wl),
+                start_logits=[float(x) for x in wl.start_logits],
+                end_logits=[float(x) for x in end_vector],
+            )
+        )
+        band, ends = span_band(wl, settings.max_answer_len)
+        flat = band.ravel()
+        finite = np.flatnonzero(np.isfinite(flat))
+        for position in finite[np.argsort(-flat[finite])][: top_n * 2]:
+            i, d = divmod(int(position), band.shape[1])
+            j = int(ends[i, d])
+            spans = window.word_offsets if settings.align_to_words else window.offsets
+            char_start, char_end = int(spans[i, 0]), int(spans[j, 1])
+            candidates.append(
+                Candidate(context[char_start:char_end], char_start, char_end, float(flat[position]), index, i, j)
+            )
+    candidates.sort(key=lambda c: -c.logit)
+    return Explanation(
+        question=question,
+        context=context,
+        settings=settings,
+        windows=reports,
+        candidates=candidates[: top_n * 2],
+        answers=decoded.answers,
+        no_answer_probability=decoded.no_answer_probability,
+    )

@@ -1,0 +1,178 @@
+"""Stage 1: question + context -> overlapping windows of tokens, with offsets and labels.
+
+A window is `[CLS] question [SEP] context-slice [SEP]`. Long contexts are cut into
+windows that overlap by `doc_stride` tokens, so every answer lies whole inside at
+least one window. Each window keeps, for its context tokens, the character offsets
+into the original context (and the offsets of the whole word around each token),
+which is what lets the decoder return exact character spans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from spanqa.errors import InputError, ModelFolderError
+from spanqa.settings import ReaderSettings
+
+
+@dataclass(frozen=True)
+class Window:
+    example_index: int  # which (question, context) pair this window belongs to
+    input_ids: np.ndarray  # [L] int64
+    token_type_ids: np.ndarray | None  # [L] int64, None for models without segment ids
+    context_mask: np.ndarray  # [L] bool, True on context tokens
+    offsets: np.ndarray  # [L, 2] int64 character span of each token in the context (0, 0 elsewhere)
+    word_offsets: np.ndarray  # [L, 2] int64 character span of the word around each context token
+    cls_index: int  # position whose start/end logits stand for "no answer"
+    start_label: int = 0  # training target: answer start token, or cls_index
+    end_label: int = 0
+
+    @property
+    def length(self) -> int:
+        return int(self.input_ids.shape[0])
+
+
+def check_fast_tokenizer(tokenizer: object) -> None:
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelFolderError(
+            "the model's tokenizer is a slow (Python) tokenizer; spanqa needs a fast tokenizer for character "
+            "offsets: add a tokenizer.json to the model folder (save it with a fast tokenizer)"
+        )
+
+
+def truncate_questions(tokenizer, questions: Sequence[str], max_question_len: int) -> list[str]:
+    """Strip questions and cut those longer than `max_question_len` tokens at a token boundary."""
+    stripped = [q.strip() for q in questions]
+    encoded = tokenizer(stripped, add_special_tokens=False, return_offsets_mapping=True)
+    truncated = []
+    for question, offsets in zip(stripped, encoded["offset_mapping"], strict=True):
+        if len(offsets) > max_question_len:
+            question = question[: offsets[max_question_len - 1][1]]
+        truncated.append(question)
+    return truncated
+
+
+def _word_offsets(offsets: np.ndarray, word_ids: list[int | None], sequence_ids: list[int | None]) -> np.ndarray:
+    """Character span of the whole word each token belongs to (tokens of a word are contiguous)."""
+    keys = np.array(
+        [-1 if w is None else w * 4 + (s or 0) for w, s in zip(word_ids, sequence_ids, strict=True)], dtype=np.int64
+    )
+    run_starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    run_ends = np.r_[run_starts[1:] - 1, len(keys) - 1]
+    run_of_token = np.cumsum(np.r_[True, keys[1:] != keys[:-1]]) - 1
+    words = np.empty_like(offsets)
+    words[:, 0] = offsets[run_starts, 0][run_of_token]
+    words[:, 1] = offsets[run_ends, 1][run_of_token]
+    return words
+
+
+def _answer_token_span(
+    offsets: np.ndarray, context_mask: np.ndarray, start_char: int, end_char: int
+) -> tuple[int, int] | None:
+    """Token span covering [start_char, end_char) when it lies whole inside this window's context."""
+    positions = np.flatnonzero(context_mask)
+    if positions.size == 0:
+        return None
+    first, last = positions[0], positions[-1]
+    if offsets[first, 0] > start_char or offsets[last, 1] < end_char:
+        return None
+    starts = offsets[positions, 0]
+    ends = offsets[positions, 1]
+    start_token = positions[np.searchsorted(starts, start_char, side="right") - 1]
+    end_token = positions[min(np.searchsorted(ends, end_char, side="left"), positions.size - 1)]
+    if end_token < start_token:
+        return None
+    return int(start_token), int(end_token)
+
+
+def encode_windows(
+    tokenizer,
+    questions: Sequence[str],
+    contexts: Sequence[str],
+    settings: ReaderSettings,
+    answer_char_spans: Sequence[tuple[int, int] | None] | None = None,
+) -> list[Window]:
+    """Tokenize pairs into windows; with `answer_char_spans`, label each window for training.
+
+    A window's label is the answer's start/end token when the whole answer lies in its
+    context, otherwise its CLS position (as for unanswerable questions, span None).
+    """
+    check_fast_tokenizer(tokenizer)
+    if tokenizer.padding_side != "right":
+        raise ModelFolderError("spanqa supports tokenizers that put the question first (padding_side='right')")
+    questions = truncate_questions(tokenizer, questions, settings.max_question_len)
+    room = settings.max_seq_len - settings.max_question_len - tokenizer.num_special_tokens_to_add(pair=True)
+    if room <= settings.doc_stride:
+        raise InputError(
+            f"max_question_len={settings.max_question_len} leaves {room} context tokens per window, not more "
+            f"than doc_stride={settings.doc_stride}: lower max_question_len or doc_stride"
+        )
+    encoded = tokenizer(
+        list(questions),
+        list(contexts),
+        truncation="only_second",
+        max_length=settings.max_seq_len,
+        stride=settings.doc_stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding=False,
+    )
+    has_segments = "token_type_ids" in tokenizer.model_input_names and "token_type_ids" in encoded
+    windows = []
+    for w, example_index in enumerate(encoded["overflow_to_sample_mapping"]):
+        input_ids = np.asarray(encoded["input_ids"][w], dtype=np.int64)
+        sequence_ids = encoded.sequence_ids(w)
+        context_mask = np.array([s == 1 for s in sequence_ids], dtype=bool)
+        offsets = np.asarray(encoded["offset_mapping"][w], dtype=np.int64).reshape(-1, 2)
+        offsets[~context_mask] = 0
+        word_offsets = _word_offsets(offsets, encoded.word_ids(w), sequence_ids)
+        word_offsets[~context_mask] = 0
+        cls_positions = np.flatnonzero(input_ids == tokenizer.cls_token_id) if tokenizer.cls_token_id is not None else []
+        cls_index = int(cls_positions[0]) if len(cls_positions) else 0
+        start_label = end_label = cls_index
+        if answer_char_spans is not None:
+            span = answer_char_spans[example_index]
+            if span is not None:
+                tokens = _answer_token_span(offsets, context_mask, span[0], span[1])
+                if tokens is not None:
+                    start_label, end_label = tokens
+        windows.append(
+            Window(
+                example_index=int(example_index),
+                input_ids=input_ids,
+                token_type_ids=np.asarray(encoded["token_type_ids"][w], dtype=np.int64) if has_segments else None,
+                context_mask=context_mask,
+                offsets=offsets,
+                word_offsets=word_offsets,
+                cls_index=cls_index,
+                start_label=start_label,
+                end_label=end_label,
+            )
+        )
+    return windows
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Indices grouped into batches of similar length (longest first), so padding stays small."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def pad_windows(windows: Sequence[Window], pad_token_id: int) -> dict[str, np.ndarray]:
+    """Stack windows into [B, L] arrays padded to the longest of them (dynamic padding)."""
+    length = max(w.length for w in windows)
+    input_ids = np.full((len(windows), length), pad_token_id, dtype=np.int64)
+    attention_mask = np.zeros((len(windows), length), dtype=np.int64)
+    token_type_ids = np.zeros((len(windows), length), dtype=np.int64)
+    for row, window in enumerate(windows):
+        input_ids[row, : window.length] = window.input_ids
+        attention_mask[row, : window.length] = 1
+        if window.token_type_ids is not None:
+            token_type_ids[row, : window.length] = window.token_type_ids
+    batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if windows[0].token_type_ids is not None:
+        batch["token_type_ids"] = token_type_ids
+    return batch

@@ -1,0 +1,22 @@
+"""Stage 2: run a span model on padded batches of windows.
+
+A runtime takes the padded arrays of `features.pad_windows` and returns numpy start and
+end logits; the reader never touches torch or onnxruntime directly.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+import numpy as np
+
+Backend = Literal["torch", "onnx"]
+Precision = Literal["fp32", "bf16", "int8"]
+
+
+class Runtime(Protocol):
+    precision: str
+
+    def run(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """[B, L] arrays in -> start logits [B, L] and end logits [B, L] or [B, L, L]."""
+        ...

@@ -1,0 +1,114 @@
+"""Reader settings: defaults, validation and the `spanqa.json` round trip."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from spanqa.errors import ConfigError, ModelFolderError
+
+HeadType = Literal["linear", "pointer"]
+SETTINGS_FILE = "spanqa.json"
+
+# A question/context pair holds at most this many special tokens ([CLS] q [SEP] c [SEP] for
+# BERT, <s> q </s></s> c </s> for RoBERTa); used to check that a window leaves room for context.
+MAX_SPECIAL_TOKENS = 4
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    """How a reader cuts contexts into windows and picks answers.
+
+    Token counts are in the model's tokens. `doc_stride` is the overlap between two
+    consecutive windows of a long context (the transformers convention).
+    `null_threshold` is a probability: with `handle_impossible_answer`, the reader
+    answers "no answer" when P(no answer) exceeds it (None: when it is the most
+    probable outcome).
+    """
+
+    max_seq_len: int = 384
+    doc_stride: int = 128
+    max_question_len: int = 64
+    max_answer_len: int = 30
+    top_k: int = 1
+    handle_impossible_answer: bool = False
+    null_threshold: float | None = None
+    align_to_words: bool = True
+    max_context_chars: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        for name in ("max_seq_len", "max_question_len", "max_answer_len", "top_k", "max_context_chars"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.doc_stride, bool) or not isinstance(self.doc_stride, int) or self.doc_stride < 0:
+            raise ConfigError(f"doc_stride must be an integer >= 0, got {self.doc_stride!r}")
+        if self.doc_stride >= self.max_seq_len:
+            raise ConfigError(
+                f"doc_stride ({self.doc_stride}) must be smaller than max_seq_len ({self.max_seq_len}): "
+                "it is the overlap between consecutive windows"
+            )
+        context_room = self.max_seq_len - self.max_question_len - MAX_SPECIAL_TOKENS
+        if context_room <= self.doc_stride:
+            raise ConfigError(
+                f"max_question_len ({self.max_question_len}) leaves {max(context_room, 0)} tokens of context in a "
+                f"{self.max_seq_len}-token window, not more than doc_stride ({self.doc_stride}): lower "
+                "max_question_len or doc_stride, or raise max_seq_len"
+            )
+        if self.null_threshold is not None and not 0.0 <= float(self.null_threshold) <= 1.0:
+            raise ConfigError(f"null_threshold is a probability and must lie in [0, 1], got {self.null_threshold!r}")
+
+    def replace(self, **changes: Any) -> ReaderSettings:
+        """A copy with `changes` applied; None values mean "keep the current value"."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown reader setting(s): {', '.join(sorted(unknown))}")
+        kept = {name: value for name, value in changes.items() if value is not None}
+        return dataclasses.replace(self, **kept)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ReaderSettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What `spanqa.json` says about a model folder beside its reader defaults."""
+
+    head: HeadType = "linear"
+    settings: ReaderSettings = ReaderSettings()
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def read_model_info(folder: str | os.PathLike[str]) -> ModelInfo:
+    """Read `spanqa.json` from a model folder; a folder without one gets the defaults."""
+    path = Path(folder) / SETTINGS_FILE
+    if not path.exists():
+        return ModelInfo()
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ModelFolderError(f"{path} is not valid JSON ({error}): fix or delete it") from error
+    if not isinstance(payload, dict):
+        raise ModelFolderError(f"{path} should hold a JSON object")
+    head = payload.get("head", "linear")
+    if head not in ("linear", "pointer"):
+        raise ModelFolderError(f"{path}: head must be 'linear' or 'pointer', got {head!r}")
+    try:
+        settings = ReaderSettings.from_dict(payload.get("reader", {}))
+    except ConfigError as error:
+        raise ModelFolderError(f"{path}: {error}") from error
+    extra = {k: v for k, v in payload.items() if k not in ("head", "reader")}
+    return ModelInfo(head=head, settings=settings, extra=extra)
+
+
+def model_info_payload(info: ModelInfo) -> dict[str, Any]:
+    return {"head": info.head, "reader": info.settings.to_dict(), **info.extra}

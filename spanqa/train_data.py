@@ -1,0 +1,134 @@
+"""Training data as in the SQuAD literature: located answers, synthetic negatives, windows.
+
+- answer_start values off by one or two characters are repaired; answers that cannot be
+  located are skipped and counted, never silently mislabelled;
+- unanswerable questions (SQuAD 2.0) are labelled with the CLS position in every window;
+- `negatives` adds unanswerable examples made by pairing a question with another paragraph
+  of the same article that does not contain its answer.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from spanqa.features import Window, encode_windows
+from spanqa.settings import ReaderSettings
+from spanqa.types import Example
+
+REPAIR_SHIFTS = (-1, 1, -2, 2)
+
+
+@dataclass
+class PreparationSummary:
+    questions: int = 0
+    answerable: int = 0
+    unanswerable: int = 0
+    repaired: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    synthetic_negatives: int = 0
+    windows: int = 0
+    windows_with_answer: int = 0
+    skipped_ids: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [
+            f"questions: {self.questions:,} ({self.answerable:,} answerable, {self.unanswerable:,} unanswerable)",
+            f"answer_start repaired (off by 1-2 characters): {self.repaired:,}",
+            f"answers not found in their context, skipped: {self.skipped:,}"
+            + (f" (e.g. {', '.join(self.skipped_ids[:3])})" if self.skipped_ids else ""),
+            f"duplicate questions (same question and context as an earlier one), dropped: {self.duplicates:,}",
+            f"synthetic negatives added: {self.synthetic_negatives:,}",
+            f"windows: {self.windows:,} ({self.windows_with_answer:,} contain their answer)",
+        ]
+
+
+def locate_answer(example: Example) -> tuple[tuple[int, int] | None, bool]:
+    """(start, end) character span of the first gold answer and whether it had to be repaired."""
+    answer = example.answers[0]
+    text, context = answer.text, example.context
+    if context[answer.start : answer.start + len(text)] == text:
+        return (answer.start, answer.start + len(text)), False
+    for shift in REPAIR_SHIFTS:
+        start = answer.start + shift
+        if start >= 0 and context[start : start + len(text)] == text:
+            return (start, start + len(text)), True
+    stripped = text.strip()
+    if stripped and stripped != text:
+        position = context.find(stripped, max(answer.start - 2, 0))
+        if 0 <= position - answer.start <= len(text):
+            return (position, position + len(stripped)), True
+    return None, False
+
+
+def _synthetic_negatives(examples: Sequence[Example], rate: float, rng: random.Random) -> list[Example]:
+    """Pair answerable questions with other paragraphs of their article that lack the answer."""
+    by_title: dict[str, list[str]] = {}
+    for example in examples:
+        contexts = by_title.setdefault(example.title, [])
+        if not contexts or contexts[-1] != example.context:
+            contexts.append(example.context)
+    negatives = []
+    for example in examples:
+        if not example.answers:
+            continue
+        count = int(rate) + (1 if rng.random() < rate - int(rate) else 0)
+        others = [c for c in by_title.get(example.title, []) if c != example.context]
+        answer_texts = [a.text.lower() for a in example.answers]
+        others = [c for c in others if not any(t in c.lower() for t in answer_texts)]
+        for n, context in enumerate(rng.sample(others, min(count, len(others)))):
+            negatives.append(
+                Example(
+                    id=f"{example.id}-neg{n}",
+                    question=example.question,
+                    context=context,
+                    is_impossible=True,
+                    title=example.title,
+                )
+            )
+    return negatives
+
+
+def prepare_training_windows(
+    tokenizer,
+    examples: Sequence[Example],
+    settings: ReaderSettings,
+    negatives: float = 0.0,
+    seed: int = 0,
+) -> tuple[list[Window], PreparationSummary]:
+    summary = PreparationSummary()
+    kept: list[Example] = []
+    spans: list[tuple[int, int] | None] = []
+    seen: set[tuple[str, str]] = set()
+    for example in examples:
+        key = (example.question.strip(), example.context)
+        if key in seen:
+            summary.duplicates += 1
+            continue
+        seen.add(key)
+        summary.questions += 1
+        if example.is_impossible or not example.answers:
+            summary.unanswerable += 1
+            kept.append(example)
+            spans.append(None)
+            continue
+        span, repaired = locate_answer(example)
+        if span is None:
+            summary.skipped += 1
+            summary.skipped_ids.append(example.id)
+            continue
+        summary.answerable += 1
+        summary.repaired += int(repaired)
+        kept.append(example)
+        spans.append(span)
+    if negatives > 0:
+        synthetic = _synthetic_negatives(kept, negatives, random.Random(seed))
+        summary.synthetic_negatives = len(synthetic)
+        kept.extend(synthetic)
+        spans.extend([None] * len(synthetic))
+    windows = encode_windows(tokenizer, [e.question for e in kept], [e.context for e in kept], settings, spans)
+    summary.windows = len(windows)
+    summary.windows_with_answer = sum(w.start_label != w.cls_index for w in windows)
+    return windows, summary

@@ -1,0 +1,257 @@
+"""`spanqa evaluate`: happy paths, the --model path with a fake reader, and one line per bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spanqa.metrics import squad_metrics
+
+FIXTURES = Path(__file__).parent / "fixtures"
+V11 = FIXTURES / "squad-v1.1-dev-small.json"
+V20 = FIXTURES / "squad-v2.0-dev-small.json"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def question_ids(path: Path) -> list[str]:
+    data = json.loads(path.read_text())
+    return [qa["id"] for a in data["data"] for p in a["paragraphs"] for qa in p["qas"]]
+
+
+def gold_predictions(path: Path) -> dict[str, str]:
+    """The first gold answer, every third one cut to its last word; "" for unanswerable questions."""
+    data = json.loads(path.read_text())
+    predictions = {}
+    for index, qa in enumerate(qa for a in data["data"] for p in a["paragraphs"] for qa in p["qas"]):
+        text = qa["answers"][0]["text"] if qa["answers"] else ""
+        predictions[qa["id"]] = text.split()[-1] if index % 3 == 0 and text else text
+    return predictions
+
+
+def write_json(path: Path, payload: Any) -> Path:
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    return path
+
+
+def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the real entry point in this process: (exit code, stdout, stderr)."""
+    from spanqa.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["spanqa", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_process(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "spanqa", *args], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_help_has_an_example() -> None:
+    result = run_process("evaluate", "--help")
+    assert result.returncode == 0
+    assert "--na-probs" in result.stdout and "spanqa evaluate dev-v1.1.json predictions.json" in result.stdout
+
+
+def test_v20_end_to_end_in_a_process(tmp_path: Path) -> None:
+    predictions = write_json(tmp_path / "preds.json", gold_predictions(V20))
+    ids = question_ids(V20)
+    na_probs = write_json(tmp_path / "na.json", {qid: (i % 4) / 4 for i, qid in enumerate(ids)})
+    out, page = tmp_path / "reports" / "report.json", tmp_path / "report.html"
+    result = run_process(
+        "evaluate", str(V20), str(predictions), "--na-probs", str(na_probs), "--na-prob-thresh", "0.6",
+        "--out", str(out), "--html", str(page),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    expected = squad_metrics(
+        json.loads(V20.read_text()), json.loads(predictions.read_text()), json.loads(na_probs.read_text()), 0.6
+    )
+    assert {key: report[key] for key in expected} == expected
+    assert report["sources"]["predictions"] == str(predictions)
+    assert "HasAns" not in result.stdout  # the table uses plain words
+    assert "has answer" in result.stdout and "missing predictions: 0 of 48" in result.stdout
+    assert f"{report['exact']:.2f}" in result.stdout and f"{report['best_f1']:.2f}" in result.stdout
+    html_page = page.read_text()
+    assert '<section id="no-answer">' in html_page and "https://" not in html_page
+
+
+def test_v11_with_missing_predictions(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    predictions = gold_predictions(V11)
+    for qid in list(predictions)[:5]:
+        del predictions[qid]
+    path = write_json(tmp_path / "preds.json", predictions)
+    out = tmp_path / "report.json"
+    code, stdout, stderr = run_main(monkeypatch, capsys, "evaluate", str(V11), str(path), "--out", str(out))
+    assert code == 0, stderr
+    report = json.loads(out.read_text())
+    assert report["version"] == "1.1" and report["missing"] == 5 and report["total"] == 105
+    assert "missing predictions: 5 of 105 (scored 0)" in stdout
+    assert not (tmp_path / "report.html").exists()
+
+
+class FakeReader:
+    """Stands in for spanqa.reader.Reader: answers with the first gold answer, or the no-answer."""
+
+    loaded_from: Path | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> FakeReader:
+        cls.loaded_from = Path(path)
+        return cls()
+
+    def predict(self, examples: list[Any], batch_size: int = 32, progress: bool = False) -> list[Any]:
+        from spanqa.types import Answer, Prediction
+
+        results = []
+        for index, example in enumerate(examples):
+            if example.answers and index % 4:
+                gold = example.answers[0]
+                best = Answer(gold.text, gold.start, gold.start + len(gold.text), 0.9)
+                answers = (best, Answer("", 0, 0, 0.1))
+                na_prob = 0.1
+            else:
+                answers = (Answer("", 0, 0, 0.7), Answer("x", 0, 1, 0.3))
+                na_prob = 0.7
+            results.append(Prediction(example.id, answers, na_prob))
+        return results
+
+
+def test_model_path_predicts_scores_and_writes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "spanqa.reader", types.SimpleNamespace(Reader=FakeReader))
+    predictions_out, out, page = tmp_path / "preds.json", tmp_path / "report.json", tmp_path / "report.html"
+    code, stdout, stderr = run_main(
+        monkeypatch, capsys, "evaluate", str(V20), "--model", str(tmp_path / "model"),
+        "--predictions-out", str(predictions_out), "--out", str(out), "--html", str(page),
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert FakeReader.loaded_from == tmp_path / "model"
+    predictions = json.loads(predictions_out.read_text())
+    assert set(predictions) == set(question_ids(V20))
+    report = json.loads(out.read_text())
+    ids = question_ids(V20)
+    na_probs = {qid: 0.7 if predictions[qid] == "" else 0.1 for qid in ids}
+    expected = squad_metrics(json.loads(V20.read_text()), predictions, na_probs)
+    assert {key: report[key] for key in expected} == expected
+    assert report["sources"]["model"] == str(tmp_path / "model")
+    calibration = report["calibration"]
+    assert calibration["count"] == 48 and sum(row["count"] for row in calibration["bins"]) == 48
+    assert report["expected_calibration_error"] == calibration["expected_calibration_error"] >= 0
+    assert '<section id="calibration">' in page.read_text()
+    assert "predictions written to" in stdout
+
+
+def test_model_path_on_v11_data_ignores_no_answer_probabilities(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "spanqa.reader", types.SimpleNamespace(Reader=FakeReader))
+    out = tmp_path / "report.json"
+    code, _, stderr = run_main(monkeypatch, capsys, "evaluate", str(V11), "--model", "m", "--out", str(out))
+    assert code == 0, stderr
+    report = json.loads(out.read_text())
+    assert report["version"] == "1.1" and "best_f1" not in report and "calibration" in report
+
+
+def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    """name -> (arguments, a piece of the expected error message)."""
+    ids = question_ids(V20)
+    good = write_json(tmp_path / "good.json", gold_predictions(V20))
+    not_json = tmp_path / "broken.json"
+    not_json.write_text('{"a": ', encoding="utf-8")
+    return {
+        "data not squad": ([str(write_json(tmp_path / "d.json", {"articles": []})), str(good)], "no 'data' field"),
+        "data missing": ([str(tmp_path / "nope.json"), str(good)], "does not exist"),
+        "predictions empty": ([str(V20), str(write_json(tmp_path / "e.json", {}))], "holds no predictions"),
+        "predictions not json": ([str(V20), str(not_json)], "is not valid JSON (line 1"),
+        "predictions a list": ([str(V20), str(write_json(tmp_path / "l.json", ["a"]))], "should be a JSON object"),
+        "prediction not text": (
+            [str(V20), str(write_json(tmp_path / "n.json", {ids[0]: {"text": "x"}}))],
+            f"the entry for id '{ids[0]}' should be a string",
+        ),
+        "unknown ids": (
+            [str(V20), str(write_json(tmp_path / "u.json", {**gold_predictions(V20), "zz1": "a", "zz2": "b"}))],
+            "2 id(s) that match no question of the data file: 'zz1', 'zz2'",
+        ),
+        "na probs out of range": (
+            [str(V20), str(good), "--na-probs", str(write_json(tmp_path / "r.json", dict.fromkeys(ids, 1.5)))],
+            "probabilities lie between 0 and 1",
+        ),
+        "na probs not numbers": (
+            [str(V20), str(good), "--na-probs", str(write_json(tmp_path / "s.json", dict.fromkeys(ids, "0.5")))],
+            "should be a number, got a string",
+        ),
+        "na probs missing ids": (
+            [str(V20), str(good), "--na-probs", str(write_json(tmp_path / "m.json", dict.fromkeys(ids[:40], 0.5)))],
+            "no probability for 8 question(s)",
+        ),
+        "na probs on v11": (
+            [
+                str(V11),
+                str(write_json(tmp_path / "g.json", gold_predictions(V11))),
+                "--na-probs",
+                str(write_json(tmp_path / "v.json", dict.fromkeys(question_ids(V11), 0.5))),
+            ],
+            "SQuAD v2.0 data only",
+        ),
+        "both": ([str(V20), str(good), "--model", "m"], "not both"),
+        "neither": ([str(V20)], "give a PREDICTIONS file, or --model"),
+        "predictions out without model": ([str(V20), str(good), "--predictions-out", "x.json"], "needs --model"),
+        "thresh without probs": ([str(V20), str(good), "--na-prob-thresh", "0.5"], "needs --na-probs"),
+    }
+
+
+CASES = [
+    "data not squad",
+    "data missing",
+    "predictions empty",
+    "predictions not json",
+    "predictions a list",
+    "prediction not text",
+    "unknown ids",
+    "na probs out of range",
+    "na probs not numbers",
+    "na probs missing ids",
+    "na probs on v11",
+    "both",
+    "neither",
+    "predictions out without model",
+    "thresh without probs",
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_one_line(
+    case: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args, message = bad_inputs(tmp_path)[case]
+    out = tmp_path / "report.json"
+    code, stdout, stderr = run_main(monkeypatch, capsys, "evaluate", *args, "--out", str(out))
+    assert code == 2
+    assert stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
+    assert message in stderr
+    assert "Traceback" not in stderr + stdout
+    assert not out.exists()
+
+
+def test_bad_input_in_a_process(tmp_path: Path) -> None:
+    bad = write_json(tmp_path / "preds.json", {"zz": "a"})
+    result = run_process("evaluate", str(V11), str(bad))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "match no question" in result.stderr
+    assert "Traceback" not in result.stderr
