@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Trains spanqa's default reader (MiniLM-L6 base) exactly as shipped; rerun to resume.
 # Reads ../shared/data (not shipped); checkpoints live outside the work tree so they survive.
+# Extra arguments are passed on to `spanqa train` (e.g. --max-steps, --epochs).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 data="${SPANQA_DATA:-$here/../shared/data/squad}"
@@ -13,8 +14,8 @@ exec spanqa train \
   --train "$data/train-v1.1.reconstructed.json" \
   --train "$data/train-v2.0-partial-11articles.json" \
   --out "$out" \
-  --epochs 2 --lr 1e-4 --batch-size 32 --warmup-ratio 0.1 --weight-decay 0.01 \
-  --max-seq-len 256 --doc-stride 128 --max-question-len 64 \
-  --negatives 0.1 --precision bf16 --seed 42 \
-  --save-every 200 --keep-last 2 --log-every 20 \
+  --lr 3e-4 --batch-size 32 --warmup-ratio 0.1 --weight-decay 0.01 \
+  --max-seq-len 192 --doc-stride 64 --max-question-len 48 \
+  --negatives 0.1 --precision "${SPANQA_PRECISION:-fp32}" --seed 42 \
+  --save-every 50 --keep-last 2 --log-every 5 \
   "${resume[@]}" "$@"

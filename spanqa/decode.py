@@ -110,7 +110,9 @@ def decode_example(
         if finite.size == 0:
             continue
         window_totals.append(_logsumexp(flat[finite]))
-        keep = min(options.candidates_per_window + options.top_k, finite.size)
+        # Not candidates_per_window + top_k: merged scores depend on which candidates are kept, and the
+        # best answer must not change with top_k (`predict --top-k 5` writes the same predictions as 1).
+        keep = min(max(options.candidates_per_window, options.top_k), finite.size)
         best = finite[np.argpartition(-flat[finite], keep - 1)[:keep]]
         starts, offsets_in_band = np.divmod(best, band.shape[1])
         candidate_logits.append(flat[best])

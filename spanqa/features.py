@@ -50,7 +50,11 @@ def truncate_questions(tokenizer, questions: Sequence[str], max_question_len: in
     truncated = []
     for question, offsets in zip(stripped, encoded["offset_mapping"], strict=True):
         if len(offsets) > max_question_len:
-            question = question[: offsets[max_question_len - 1][1]]
+            # A character the tokenizer splits into several tokens (Hangul under NFD) can straddle the
+            # limit; cutting after it would leave more than max_question_len tokens and make the
+            # tokenizer panic on doc_stride, so such a character is dropped whole.
+            end = min(offsets[max_question_len - 1][1], offsets[max_question_len][0])
+            question = question[:end]
         truncated.append(question)
     return truncated
 

@@ -55,8 +55,11 @@ def _f1_tokens(prediction_tokens: list[str], gold_tokens: list[str], version: Sq
     if version == "2.0" and (not prediction_tokens or not gold_tokens):
         # v2.0: an empty answer is the no-answer; F1 is 1 only when both are empty.
         return int(prediction_tokens == gold_tokens)
-    common = Counter(prediction_tokens) & Counter(gold_tokens)
-    num_same = sum(common.values())
+    prediction_set, gold_set = set(prediction_tokens), set(gold_tokens)
+    if len(prediction_set) == len(prediction_tokens) and len(gold_set) == len(gold_tokens):
+        num_same = len(prediction_set & gold_set)  # no repeated token: the Counter intersection is the set one
+    else:
+        num_same = sum((Counter(prediction_tokens) & Counter(gold_tokens)).values())
     if num_same == 0:
         return 0
     # The official expression, kept as written so the floats match bit for bit.

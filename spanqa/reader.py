@@ -63,18 +63,25 @@ class Reader:
         cls,
         path: str | os.PathLike[str] | None = None,
         *,
-        backend: str = "torch",
-        precision: str = "fp32",
+        backend: str = "auto",
+        precision: str = "auto",
         device: str = "cpu",
         **settings: Any,
     ) -> Reader:
         """Load a question-answering model folder (None: the default model shipped with spanqa).
 
+        `backend` is "torch", "onnx" or "auto"; `precision` "fp32", "bf16" (torch), "int8" (onnx) or
+        "auto" (see spanqa.runtime.onnx_runtime.resolve_backend: an ONNX folder runs on onnx).
         Keyword `settings` override the folder's reader defaults (see ReaderSettings).
         """
+        from spanqa.runtime.onnx_runtime import resolve_backend
+
+        backend, precision = resolve_backend(path, backend, precision)
         if backend == "onnx":
             from spanqa.runtime.onnx_runtime import load_onnx_reader_parts
 
+            if device != "cpu":
+                raise InputError(f"the onnx backend runs on the CPU only, not {device!r}: use backend 'torch'")
             runtime, tokenizer, info, folder = load_onnx_reader_parts(path, precision)
         elif backend == "torch":
             from spanqa.modelio import load_model
@@ -93,7 +100,12 @@ class Reader:
         self, question: str, context: str | Sequence[str], top_k: int | None = None, **settings: Any
     ) -> list[Answer]:
         """The top_k answers to `question` in `context` (one text, or several ranked together)."""
-        contexts = (context,) if isinstance(context, str) else tuple(context)
+        if isinstance(context, str):
+            contexts: tuple[str, ...] = (context,)
+        elif isinstance(context, Sequence) and not isinstance(context, bytes | bytearray):
+            contexts = tuple(context)
+        else:
+            raise InputError(f"context must be text or a list of texts, got {type(context).__name__}")
         if not contexts:
             raise InputError("context is empty: give at least one context")
         query = Query(id="0", question=question, contexts=contexts)

@@ -27,6 +27,11 @@ app = typer.Typer(
 COMMAND_MODULES = ["ask", "predict", "evaluate", "train", "serve", "export"]
 
 
+@app.callback()
+def _root() -> None:
+    """Extractive question answering: ask, predict, evaluate, train, serve, export."""
+
+
 def _register_commands() -> None:
     for name in COMMAND_MODULES:
         try:
@@ -57,10 +62,10 @@ def main() -> None:
     except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(1)
-    except Exception as error:  # click usage errors and the like
-        import click
-
-        if isinstance(error, click.ClickException):
+    except Exception as error:
+        # Usage errors (unknown option, missing argument, bad value): typer ships its own copy of
+        # click's exception classes, so recognise them by what they can do rather than by class.
+        if callable(getattr(error, "show", None)) and isinstance(getattr(error, "exit_code", None), int):
             error.show()
             sys.exit(error.exit_code)
         raise

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from spanqa.cli import app
+from spanqa.cli.common import BackendOption, PrecisionOption
 from spanqa.data.squad import examples_from_squad, load_squad_json, write_predictions
 from spanqa.errors import InputError
 from spanqa.metrics import SquadEvaluation, detect_version, evaluate_squad, load_na_probs_file, load_predictions_file
@@ -44,14 +45,22 @@ def _check_arguments(
 
 
 def _predict_with_model(
-    dataset: Mapping[str, Any], model: Path, batch_size: int
+    dataset: Mapping[str, Any], model: Path, batch_size: int, backend: str, precision: str
 ) -> tuple[dict[str, str], dict[str, float], dict[str, float]]:
-    """(predictions, no-answer probabilities, best-answer scores) of the reader at `model`."""
-    from spanqa.reader import Reader  # torch and transformers load only on this path
+    """(predictions, no-answer probabilities, best-answer scores) of the reader at `model`.
+
+    On SQuAD 2.0 data the reader may answer "no answer" (at its shipped null_threshold).
+    """
+    from spanqa.cli.common import load_reader  # torch and transformers load only on this path
 
     examples = examples_from_squad(dataset)
-    reader = Reader.load(model)
-    results = reader.predict(examples, batch_size=batch_size, progress=True)
+    reader = load_reader(str(model), backend, precision)
+    results = reader.predict(
+        examples,
+        batch_size=batch_size,
+        progress=True,
+        handle_impossible_answer=detect_version(dataset) == "2.0",
+    )
     predictions: dict[str, str] = {}
     na_probs: dict[str, float] = {}
     answer_scores: dict[str, float] = {}
@@ -81,15 +90,14 @@ def _print_summary(evaluation: SquadEvaluation, written: list[str]) -> None:
                 f"{metrics[f'{prefix}exact']:.2f}",
                 f"{metrics[f'{prefix}f1']:.2f}",
             )
-    if "best_f1" in metrics:
-        table.add_row(
-            "best threshold",
-            f"{metrics['best_exact_thresh']:.4g} / {metrics['best_f1_thresh']:.4g}",
-            f"{metrics['best_exact']:.2f}",
-            f"{metrics['best_f1']:.2f}",
-        )
     console = Console()
     console.print(table)
+    if "best_f1" in metrics:
+        console.print(
+            f"best no-answer threshold: EM {metrics['best_exact']:.2f} at {metrics['best_exact_thresh']:.4g}, "
+            f"F1 {metrics['best_f1']:.2f} at {metrics['best_f1_thresh']:.4g}",
+            highlight=False,
+        )
     missing = metrics["missing"]
     note = " (scored 0)" if missing else ""
     console.print(f"missing predictions: {missing} of {metrics['total']}{note}", highlight=False)
@@ -124,6 +132,8 @@ def evaluate(
     html: Annotated[Path | None, typer.Option("--html", help="Write the HTML report (plots included) here.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="With --model: questions per batch.")] = 32,
     worst: Annotated[int, typer.Option("--worst", min=0, help="Rows in the report's worst-misses table.")] = 20,
+    backend: BackendOption = "torch",
+    precision: PrecisionOption = "fp32",
 ) -> None:
     """Score predictions with the official SQuAD v1.1 / v2.0 metrics and write a report.
 
@@ -137,7 +147,7 @@ def evaluate(
     answer_scores: dict[str, float] | None = None
     sources = {"data": str(data)}
     if model is not None:
-        preds, probs, answer_scores = _predict_with_model(dataset, model, batch_size)
+        preds, probs, answer_scores = _predict_with_model(dataset, model, batch_size, backend, precision)
         if predictions_out is not None:
             write_predictions(predictions_out, preds)
         # v1.1 has no unanswerable questions, and the official v1.1 script no probabilities

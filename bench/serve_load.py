@@ -1,0 +1,366 @@
+"""Load test of `spanqa serve`: N concurrent clients on loopback for a bounded time.
+
+Starts `spanqa serve` as a subprocess, sends real SQuAD questions (../shared/data/squad/dev-v1.1.json
+by default) from --clients concurrent asyncio + httpx clients for --duration seconds (after a short
+warm-up that is not counted), then stops the server with SIGTERM (graceful shutdown) and measures
+the reader's offline batch throughput (Reader.predict on the same questions, same batch size) in
+this process, so the two numbers come from the same machine in the same run.
+
+Reports throughput, p50/p95/p99 latency, errors by kind, the server's resident memory before and
+after the load (and its peak), whether the served answers equal the offline ones, and the ratio
+served/offline throughput. The clients run on the same CPU as the server: on a small machine they
+take a share of it, so the ratio is a lower bound.
+
+    python bench/serve_load.py --model MODEL_DIR --clients 32 --duration 120 --out reports/serve_load
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO.parent / "shared/data/squad/dev-v1.1.json"
+FALLBACK_DATA = REPO / "tests/fixtures/squad-v1.1-dev-small.json"
+MAX_CLIENTS = 256
+MAX_DURATION_S = 600.0
+READY_TIMEOUT_S = 300.0
+
+
+@dataclass
+class Phase:
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    first_answers: dict[int, str] = field(default_factory=dict)  # question index -> best answer text
+    elapsed_s: float = 0.0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="model folder (default: the model shipped with spanqa)")
+    parser.add_argument("--data", type=Path, help=f"SQuAD JSON with the questions (default: {DEFAULT_DATA})")
+    parser.add_argument("--clients", type=int, default=32, help=f"concurrent clients (1..{MAX_CLIENTS})")
+    parser.add_argument("--duration", type=float, default=120.0, help=f"measured seconds (1..{MAX_DURATION_S:.0f})")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring (0..60)")
+    parser.add_argument("--questions", type=int, default=2000, help="distinct questions, cycled (first N of --data)")
+    parser.add_argument("--offline-questions", type=int, default=1000, help="questions for the offline baseline")
+    parser.add_argument("--max-batch", type=int, default=32, help="server --max-batch (and the offline batch size)")
+    parser.add_argument("--batch-wait-ms", type=float, default=5.0, help="server --batch-wait-ms")
+    parser.add_argument("--max-queue", type=int, default=256, help="server --max-queue")
+    parser.add_argument("--backend", default="torch", help="torch or onnx")
+    parser.add_argument("--precision", default="fp32", help="fp32, bf16 (torch) or int8 (onnx)")
+    parser.add_argument("--request-timeout", type=float, default=60.0, help="seconds before a request counts as failed")
+    parser.add_argument("--out", type=Path, default=REPO / "reports/serve_load", help="writes OUT.md and OUT.json")
+    args = parser.parse_args(argv)
+    if not 1 <= args.clients <= MAX_CLIENTS:
+        parser.error(f"--clients must lie in 1..{MAX_CLIENTS}, got {args.clients}")
+    if not 1 <= args.duration <= MAX_DURATION_S:
+        parser.error(f"--duration must lie in 1..{MAX_DURATION_S:.0f} seconds, got {args.duration}")
+    if not 0 <= args.warmup <= 60:
+        parser.error(f"--warmup must lie in 0..60 seconds, got {args.warmup}")
+    if args.questions < 1 or args.offline_questions < 1:
+        parser.error("--questions and --offline-questions must be positive")
+    return args
+
+
+def load_questions(path: Path | None, limit: int) -> tuple[list[tuple[str, str]], Path]:
+    from spanqa.data import load_squad
+
+    if path is None:
+        path = DEFAULT_DATA if DEFAULT_DATA.exists() else FALLBACK_DATA
+    examples = load_squad(path)[:limit]
+    return [(e.question, e.context) for e in examples], path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS (resident now) and VmHWM (resident peak) of a process, from /proc/PID/status."""
+    values = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, rest = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                values[name] = int(rest.split()[0])
+    except OSError:
+        pass
+    return values
+
+
+def start_server(args: argparse.Namespace, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "spanqa", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--max-batch", str(args.max_batch), "--batch-wait-ms", str(args.batch_wait_ms)]
+    command += ["--max-queue", str(args.max_queue), "--backend", args.backend, "--precision", args.precision]
+    command += ["--log-level", "warning", "--no-access-log"]
+    if args.model:
+        command += ["--model", args.model]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    log = log_path.open("wb")
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+
+
+def wait_ready(process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
+    import httpx
+
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with code {process.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(base_url + "/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the server was not ready after {READY_TIMEOUT_S:.0f} s:\n{log_path.read_text()[-3000:]}")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> int | None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+        return None
+
+
+async def run_load(
+    base_url: str, questions: list[tuple[str, str]], clients: int, seconds: float, timeout: float
+) -> Phase:
+    import httpx
+
+    phase = Phase()
+    counter = iter(range(10**12))
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as http:
+        deadline = time.perf_counter() + seconds
+
+        async def client() -> None:
+            while time.perf_counter() < deadline:
+                index = next(counter) % len(questions)
+                question, context = questions[index]
+                began = time.perf_counter()
+                try:
+                    response = await http.post("/v1/answer", json={"question": question, "context": context})
+                except httpx.HTTPError as error:
+                    phase.errors[type(error).__name__] = phase.errors.get(type(error).__name__, 0) + 1
+                    continue
+                latency_ms = (time.perf_counter() - began) * 1000.0
+                if response.status_code != 200:
+                    kind = f"HTTP {response.status_code}"
+                    phase.errors[kind] = phase.errors.get(kind, 0) + 1
+                    if response.status_code == 503:  # overloaded: back off as told
+                        await asyncio.sleep(min(float(response.headers.get("Retry-After", "1")), 1.0))
+                    continue
+                phase.latencies_ms.append(latency_ms)
+                answers = response.json()["answers"]
+                phase.first_answers.setdefault(index, answers[0]["answer"] if answers else "")
+
+        began = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        phase.elapsed_s = time.perf_counter() - began
+    return phase
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[round(q * 10) - 1]
+
+
+def offline_throughput(args: argparse.Namespace, questions: list[tuple[str, str]]) -> dict[str, Any]:
+    from spanqa.reader import Reader
+
+    reader = Reader.load(args.model, backend=args.backend, precision=args.precision)
+    subset = questions[: args.offline_questions]
+    reader.predict(subset[: min(len(subset), args.max_batch)], batch_size=args.max_batch)  # warm-up
+    began = time.perf_counter()
+    predictions = reader.predict(subset, batch_size=args.max_batch)
+    elapsed = time.perf_counter() - began
+    return {
+        "questions": len(subset),
+        "seconds": round(elapsed, 3),
+        "questions_per_s": round(len(subset) / elapsed, 2),
+        "batch_size": args.max_batch,
+        "answers": [p.best_text for p in predictions],
+    }
+
+
+def round_or_none(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def summarise(args: argparse.Namespace, run: dict[str, Any]) -> dict[str, Any]:
+    phase: Phase = run["phase"]
+    offline = run["offline"]
+    latencies = phase.latencies_ms
+    served_qps = len(latencies) / phase.elapsed_s if phase.elapsed_s > 0 else 0.0
+    compared = [i for i in phase.first_answers if i < len(offline["answers"])]
+    same = sum(phase.first_answers[i] == offline["answers"][i] for i in compared)
+    return {
+        "command": "python bench/serve_load.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "environment": {
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "note": "clients, server and offline baseline share this machine's CPUs",
+        },
+        "model": run["model"],
+        "data": str(run["data"]),
+        "server": {
+            "max_batch": args.max_batch,
+            "batch_wait_ms": args.batch_wait_ms,
+            "max_queue": args.max_queue,
+            "backend": args.backend,
+            "precision": args.precision,
+            "exit_code_after_sigterm": run["exit_code"],
+        },
+        "load": {
+            "clients": args.clients,
+            "duration_s": round(phase.elapsed_s, 2),
+            "warmup_s": args.warmup,
+            "distinct_questions": len(run["questions"]),
+            "requests_ok": len(latencies),
+            "errors": sum(phase.errors.values()),
+            "errors_by_kind": phase.errors,
+            "throughput_qps": round(served_qps, 2),
+            "latency_ms": {
+                "mean": round_or_none(statistics.fmean(latencies) if latencies else None),
+                "p50": round_or_none(percentile(latencies, 50)),
+                "p95": round_or_none(percentile(latencies, 95)),
+                "p99": round_or_none(percentile(latencies, 99)),
+                "max": round_or_none(max(latencies) if latencies else None),
+            },
+        },
+        "memory_kib": {
+            "rss_before": run["memory_before"].get("VmRSS"),
+            "rss_after": run["memory_after"].get("VmRSS"),
+            "peak": run["memory_after"].get("VmHWM"),
+        },
+        "offline": {k: v for k, v in offline.items() if k != "answers"},
+        "served_vs_offline_throughput": round(served_qps / offline["questions_per_s"], 3)
+        if offline["questions_per_s"]
+        else None,
+        "answers_equal_offline": {"compared": len(compared), "equal": same},
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    load, memory, offline, server = report["load"], report["memory_kib"], report["offline"], report["server"]
+    latency = load["latency_ms"]
+
+    def mib(kib: int | None) -> str:
+        return "n/a" if kib is None else f"{kib / 1024:.0f} MiB"
+
+    errors = ", ".join(f"{k}: {v}" for k, v in load["errors_by_kind"].items()) or "none"
+    agree = report["answers_equal_offline"]
+    lines = [
+        "# spanqa serve under load",
+        "",
+        f"`{report['command']}`",
+        "",
+        f"Model `{report['model']}`, questions from `{report['data']}` "
+        f"({load['distinct_questions']:,} distinct, cycled). "
+        f"Python {report['environment']['python']}, {report['environment']['cpus']} CPUs; "
+        f"{report['environment']['note']}.",
+        "",
+        f"Server: --max-batch {server['max_batch']} --batch-wait-ms {server['batch_wait_ms']} "
+        f"--max-queue {server['max_queue']} --backend {server['backend']} --precision {server['precision']}.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| clients | {load['clients']} |",
+        f"| measured seconds (after {load['warmup_s']} s warm-up) | {load['duration_s']} |",
+        f"| requests answered | {load['requests_ok']:,} |",
+        f"| errors | {load['errors']} ({errors}) |",
+        f"| served throughput | {load['throughput_qps']} questions/s |",
+        f"| latency p50 / p95 / p99 / max | {latency['p50']} / {latency['p95']} / {latency['p99']} / "
+        f"{latency['max']} ms |",
+        f"| offline Reader.predict (batch {offline['batch_size']}, {offline['questions']:,} questions) | "
+        f"{offline['questions_per_s']} questions/s |",
+        f"| served / offline throughput | {report['served_vs_offline_throughput']} |",
+        f"| server RSS before / after load (peak) | {mib(memory['rss_before'])} / {mib(memory['rss_after'])} "
+        f"({mib(memory['peak'])}) |",
+        f"| served best answer equal to offline | {agree['equal']:,} of {agree['compared']:,} |",
+        f"| server exit code after SIGTERM | {server['exit_code_after_sigterm']}"
+        + (
+            " (uvicorn re-raises the signal after its graceful shutdown)"
+            if server["exit_code_after_sigterm"] == -15
+            else ""
+        )
+        + " |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    sys.path.insert(0, str(REPO))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import httpx
+
+    from spanqa.fileio import write_json_atomic, write_text_atomic
+
+    questions, data_path = load_questions(args.data, args.questions)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = Path(tmp) / "server.log"
+        process = start_server(args, port, log_path)
+        try:
+            wait_ready(process, base_url, log_path)
+            model = httpx.get(base_url + "/v1/model", timeout=10).json()["name"]
+            memory_before = memory_kib(process.pid)
+            if args.warmup > 0:
+                asyncio.run(run_load(base_url, questions, args.clients, args.warmup, args.request_timeout))
+            print(f"serving {model} on {base_url}: {args.clients} clients for {args.duration:.0f} s", flush=True)
+            phase = asyncio.run(run_load(base_url, questions, args.clients, args.duration, args.request_timeout))
+            memory_after = memory_kib(process.pid)
+        finally:
+            exit_code = stop_server(process)
+    print(f"{len(phase.latencies_ms):,} answers in {phase.elapsed_s:.1f} s; measuring offline throughput", flush=True)
+    offline = offline_throughput(args, questions)
+    run = {
+        "phase": phase,
+        "offline": offline,
+        "model": model,
+        "data": data_path,
+        "questions": questions,
+        "memory_before": memory_before,
+        "memory_after": memory_after,
+        "exit_code": exit_code,
+    }
+    report = summarise(args, run)
+    base = args.out.with_suffix("") if args.out.suffix in (".md", ".json") else args.out
+    write_json_atomic(base.with_name(base.name + ".json"), report)
+    write_text_atomic(base.with_name(base.name + ".md"), markdown(report))
+    print(json.dumps({k: report[k] for k in ("load", "offline", "served_vs_offline_throughput")}, indent=2))
+    print(f"wrote {base}.md and {base}.json")
+
+
+if __name__ == "__main__":
+    main()

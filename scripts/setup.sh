@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up a virtual environment in .venv: CPU torch first (pinned, so pip does not pull CUDA),
+# then spanqa with its dev extras. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+. .venv/bin/activate
+python -m pip install --quiet --upgrade pip
+python -m pip install --quiet torch==2.13.0
+python -m pip install --quiet -e ".[dev]"
+echo "spanqa is installed in .venv: run '. .venv/bin/activate' to use it"

@@ -1,0 +1,42 @@
+"""Shared fixtures: tiny random models built once per test session, the SQuAD fixtures."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from tiny_model import MINILM_DIR, build_tiny_model  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SQUAD_V1_SMALL = FIXTURES / "squad-v1.1-dev-small.json"
+SQUAD_V2_SMALL = FIXTURES / "squad-v2.0-dev-small.json"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A 2-layer random BERT with a linear span head, saved as a spanqa model folder."""
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-linear", head="linear")
+
+
+@pytest.fixture(scope="session")
+def tiny_pointer_model_dir(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-pointer", head="pointer")
+
+
+@pytest.fixture(scope="session")
+def tiny_reader(tiny_model_dir):
+    from spanqa.reader import Reader
+
+    return Reader.load(tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    return MINILM_DIR

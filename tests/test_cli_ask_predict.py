@@ -1,0 +1,356 @@
+"""`spanqa ask` and `spanqa predict` with the tiny model folder.
+
+Most tests call the real entry point (`spanqa.cli.main`) in this process, which is what
+`python -m spanqa` runs; a few run `python -m spanqa` in a subprocess to check the whole path.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spanqa.reader import Reader
+
+FIXTURES = Path(__file__).parent / "fixtures"
+V11 = FIXTURES / "squad-v1.1-dev-small.json"
+V20 = FIXTURES / "squad-v2.0-dev-small.json"
+REPO = Path(__file__).resolve().parent.parent
+
+QUESTION = "Who wrote the first program?"
+CONTEXT = "The first program was written by Ada Lovelace in 1843, for the Analytical Engine of Charles Babbage."
+LONG_CONTEXT = " ".join(f"Sentence {i} is about item{i} from town{i}." for i in range(30))
+
+
+class TtyStdin(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def reader(tiny_model_dir: Path) -> Reader:
+    return Reader.load(tiny_model_dir)
+
+
+def run_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str, stdin: io.StringIO | None = None
+) -> tuple[int, str, str]:
+    """Run the real entry point in this process: (exit code, stdout, stderr)."""
+    from spanqa.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["spanqa", *args])
+    monkeypatch.setattr(sys, "stdin", stdin if stdin is not None else TtyStdin())
+    capsys.readouterr()
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_process(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "spanqa", *args],
+        cwd=REPO,
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def flat(text: str) -> str:
+    """Rich wraps long lines: compare with all whitespace runs folded to one space."""
+    return " ".join(text.split())
+
+
+def question_ids(path: Path) -> list[str]:
+    data = json.loads(path.read_text())
+    return [qa["id"] for a in data["data"] for p in a["paragraphs"] for qa in p["qas"]]
+
+
+def assert_one_error_line(code: int, err: str, *fragments: str) -> None:
+    assert code != 0
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+# ------------------------------------------------------------------ ask
+def test_ask_prints_the_answer_and_its_score(monkeypatch, capsys, tiny_model_dir: Path, reader: Reader) -> None:
+    code, out, err = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "--context", CONTEXT, "--model",
+                             str(tiny_model_dir))  # fmt: skip
+    assert code == 0, err
+    (expected,) = reader.ask(QUESTION, CONTEXT)
+    assert flat(expected.text) in flat(out)
+    assert f"score {expected.score:.3f}" in flat(out)
+    assert f"[{expected.start}:{expected.end}]" in out
+
+
+def test_ask_json_is_a_list_of_answer_dicts(monkeypatch, capsys, tiny_model_dir: Path, reader: Reader) -> None:
+    code, out, err = run_cli(
+        monkeypatch, capsys, "ask", "-q", QUESTION, "-c", CONTEXT, "-m", str(tiny_model_dir), "--json", "--top-k", "3"
+    )
+    assert code == 0, err
+    payload = json.loads(out)
+    assert isinstance(payload, list) and len(payload) == 3
+    for item, expected in zip(payload, reader.ask(QUESTION, CONTEXT, top_k=3), strict=True):
+        assert item.keys() == {"answer", "score", "start", "end"}
+        assert (item["answer"], item["start"], item["end"]) == (expected.text, expected.start, expected.end)
+        assert item["score"] == pytest.approx(expected.score, abs=1e-6)
+        assert CONTEXT[item["start"] : item["end"]] == item["answer"]
+
+
+def test_ask_reads_the_context_from_a_file(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path) -> None:
+    path = tmp_path / "context.txt"
+    path.write_text(CONTEXT, encoding="utf-8")
+    from_file = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "--context-file", str(path), "-m",
+                        str(tiny_model_dir), "--json")  # fmt: skip
+    from_option = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "-c", CONTEXT, "-m", str(tiny_model_dir),
+                          "--json")  # fmt: skip
+    assert from_file[0] == 0, from_file[2]
+    assert json.loads(from_file[1]) == json.loads(from_option[1])
+
+
+def test_ask_reads_the_context_from_stdin(monkeypatch, capsys, tiny_model_dir: Path, reader: Reader) -> None:
+    code, out, err = run_cli(
+        monkeypatch, capsys, "ask", "-q", QUESTION, "-m", str(tiny_model_dir), "--json", stdin=io.StringIO(CONTEXT)
+    )
+    assert code == 0, err
+    (item,) = json.loads(out)
+    (expected,) = reader.ask(QUESTION, CONTEXT)
+    assert (item["answer"], item["start"], item["end"]) == (expected.text, expected.start, expected.end)
+
+
+def test_ask_settings_options_reach_the_reader(monkeypatch, capsys, tiny_model_dir: Path) -> None:
+    code, out, err = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "-c", CONTEXT, "-m", str(tiny_model_dir),
+                             "--json", "--top-k", "10", "--max-answer-len", "1")  # fmt: skip
+    assert code == 0, err
+    assert all(" " not in item["answer"] for item in json.loads(out))
+    code, out, err = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "-c", CONTEXT, "-m", str(tiny_model_dir),
+                             "--json", "--top-k", "500", "--handle-impossible-answer")  # fmt: skip
+    assert code == 0, err
+    assert {"answer": "", "start": 0, "end": 0} in [{k: v for k, v in i.items() if k != "score"} for i in json.loads(out)]
+
+
+def test_ask_explain_shows_windows_tokens_and_candidates(monkeypatch, capsys, tiny_model_dir: Path) -> None:
+    code, out, err = run_cli(monkeypatch, capsys, "ask", "-q", "Which town?", "-c", LONG_CONTEXT, "-m",
+                             str(tiny_model_dir), "--explain", "--max-seq-len", "128", "--doc-stride", "16")  # fmt: skip
+    assert code == 0, err
+    for fragment in ("window 0", "window 1", "token", "start logit", "end logit", "[CLS]", "town", "top starts",
+                     "no-answer logit", "best candidate spans", "answers", "P(no answer)"):  # fmt: skip
+        assert fragment in out, fragment
+
+
+# ------------------------------------------------------------------ predict
+def test_predict_writes_predictions_nbest_and_null_odds(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path,
+                                                        reader: Reader) -> None:  # fmt: skip
+    out, nbest, odds = tmp_path / "out" / "predictions.json", tmp_path / "nbest.json", tmp_path / "odds.json"
+    code, stdout, err = run_cli(monkeypatch, capsys, "predict", str(V11), "--out", str(out), "--nbest", str(nbest),
+                                "--null-odds", str(odds), "--model", str(tiny_model_dir), "--top-k", "3",
+                                "--no-progress")  # fmt: skip
+    assert code == 0, err
+    ids = question_ids(V11)
+    assert f"{len(ids)} predictions written" in stdout
+    predictions = json.loads(out.read_text())
+    assert list(predictions) == ids
+    assert all(isinstance(text, str) and text for text in predictions.values())
+    from spanqa.data import load_squad
+
+    expected = {p.example_id: p.best_text for p in reader.predict(load_squad(V11))}
+    assert predictions == expected
+    best = json.loads(nbest.read_text())
+    assert list(best) == ids
+    for qid, answers in best.items():
+        assert 1 <= len(answers) <= 3
+        assert all(a.keys() == {"answer", "score", "start", "end"} for a in answers)
+        assert answers[0]["answer"] == predictions[qid]
+        assert [a["score"] for a in answers] == sorted((a["score"] for a in answers), reverse=True)
+    null_odds = json.loads(odds.read_text())
+    assert list(null_odds) == ids and all(0.0 <= p <= 1.0 for p in null_odds.values())
+
+
+def test_predict_squad_v2_with_no_answers(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path) -> None:
+    out = tmp_path / "predictions.json"
+    code, _, err = run_cli(monkeypatch, capsys, "predict", str(V20), "--out", str(out), "--model",
+                           str(tiny_model_dir), "--handle-impossible-answer", "--no-progress")  # fmt: skip
+    assert code == 0, err
+    predictions = json.loads(out.read_text())
+    assert list(predictions) == question_ids(V20)
+    assert all(isinstance(text, str) for text in predictions.values())
+
+
+# ------------------------------------------------------------------ bad input
+BAD_ASK = [
+    (["-q", "", "-c", CONTEXT], "question is empty"),
+    (["-q", "  \t ", "-c", CONTEXT], "question is empty"),
+    (["-q", QUESTION, "-c", "   "], "context is empty"),
+    (["-q", QUESTION], "no context"),
+    (["-q", QUESTION, "-c", CONTEXT, "--top-k", "0"], "--top-k"),
+    (["-q", QUESTION, "-c", CONTEXT, "--doc-stride", "384"], "doc_stride"),
+    (["-q", QUESTION, "-c", CONTEXT, "--max-seq-len", "64", "--doc-stride", "64"], "doc_stride"),
+    (["-q", QUESTION, "-c", CONTEXT, "--doc-stride", "-1"], "doc_stride"),
+    (["-q", QUESTION, "-c", CONTEXT, "--max-seq-len", "64", "--doc-stride", "0"], "max_question_len"),
+    (["-q", QUESTION, "-c", CONTEXT, "--max-answer-len", "0"], "max_answer_len"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_ASK)
+def test_bad_ask_input_is_one_error_line(monkeypatch, capsys, tiny_model_dir: Path, args, message: str) -> None:
+    code, out, err = run_cli(monkeypatch, capsys, "ask", *args, "--model", str(tiny_model_dir))
+    assert_one_error_line(code, err, message)
+    assert out == ""
+
+
+def test_empty_stdin_is_an_empty_context(monkeypatch, capsys, tiny_model_dir: Path) -> None:
+    code, _, err = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "-m", str(tiny_model_dir), stdin=io.StringIO(""))
+    assert_one_error_line(code, err, "context is empty")
+
+
+def test_context_and_context_file_together(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path) -> None:
+    path = tmp_path / "c.txt"
+    path.write_text(CONTEXT)
+    code, _, err = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "-c", CONTEXT, "--context-file", str(path),
+                           "-m", str(tiny_model_dir))  # fmt: skip
+    assert_one_error_line(code, err, "not both")
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder", "latin-1"])
+def test_bad_context_file(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path, kind: str) -> None:
+    path = tmp_path / "context.txt"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "latin-1":
+        path.write_bytes("Ada Lovelace, née Byron, wrote it in Zürich.".encode("latin-1"))
+    code, _, err = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "--context-file", str(path), "-m",
+                           str(tiny_model_dir))  # fmt: skip
+    expected = {"missing": "does not exist", "folder": "is a folder", "latin-1": "not UTF-8"}[kind]
+    assert_one_error_line(code, err, str(path), expected)
+
+
+@pytest.mark.parametrize("kind", ["missing", "no-config", "encoder-only"])
+def test_bad_model_folder(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path, kind: str) -> None:
+    folder = tmp_path / "model"
+    if kind == "no-config":
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"")
+    elif kind == "encoder-only":
+        from transformers import AutoTokenizer, BertConfig, BertModel
+
+        BertModel(BertConfig.from_pretrained(tiny_model_dir)).save_pretrained(folder)
+        AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(folder)
+    code, _, err = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "-c", CONTEXT, "--model", str(folder))
+    expected = {"missing": "does not exist", "no-config": "config.json", "encoder-only": "spanqa train"}[kind]
+    assert_one_error_line(code, err, expected)
+
+
+def test_no_default_model(monkeypatch, capsys, tmp_path: Path) -> None:
+    import spanqa.modelio
+
+    monkeypatch.setattr(spanqa.modelio, "DEFAULT_MODEL_DIR", tmp_path)
+    code, _, err = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "-c", CONTEXT)
+    assert_one_error_line(code, err, "--model")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"version": "1.1"}', "not a SQuAD file"),
+        ('{"data": [{"title": "x", "paragraphs": [{"qas": []}]}]}', "context"),
+        ("[1, 2, 3]", "not a SQuAD file"),
+        ("{not json", "not valid JSON"),
+        ("", "not valid JSON"),
+    ],
+)
+def test_predict_rejects_files_that_are_not_squad(
+    monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path, content: str, message: str
+) -> None:
+    data = tmp_path / "data.json"
+    data.write_text(content)
+    out = tmp_path / "predictions.json"
+    code, _, err = run_cli(monkeypatch, capsys, "predict", str(data), "--out", str(out), "-m", str(tiny_model_dir))
+    assert_one_error_line(code, err, message)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--top-k", "0"], "--top-k"),
+        (["--batch-size", "0"], "batch_size"),
+    ],
+)
+def test_bad_predict_options(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path, args, message: str) -> None:
+    code, _, err = run_cli(monkeypatch, capsys, "predict", str(V11), "--out", str(tmp_path / "p.json"), "-m",
+                           str(tiny_model_dir), "--no-progress", *args)  # fmt: skip
+    assert_one_error_line(code, err, message)
+
+
+def test_predict_missing_data_file(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path) -> None:
+    code, _, err = run_cli(monkeypatch, capsys, "predict", str(tmp_path / "nope.json"), "--out",
+                           str(tmp_path / "p.json"), "-m", str(tiny_model_dir))  # fmt: skip
+    assert_one_error_line(code, err, "does not exist")
+
+
+# ------------------------------------------------------------------ real processes
+@pytest.mark.parametrize(
+    ("command", "example"),
+    [
+        ("ask", 'spanqa ask -q "Who founded Apple?"'),
+        ("predict", "spanqa predict dev-v1.1.json --out predictions.json"),
+    ],
+)
+def test_help_shows_an_example(command: str, example: str) -> None:
+    result = run_process(command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Example:" in result.stdout and example in flat(result.stdout)
+    assert "--model" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "-q", QUESTION, "-c", CONTEXT, "--top-k", "0"], "--top-k"),
+        (["ask", "-q", QUESTION, "--context-file", "/nonexistent/context.txt"], "does not exist"),
+        (["predict", str(FIXTURES / "ATTRIBUTION.md"), "--out", "/tmp/never-written.json"], "not valid JSON"),
+    ],
+)
+def test_early_errors_in_a_process(args: list[str], message: str) -> None:
+    result = run_process(*args)
+    assert_one_error_line(result.returncode, result.stderr, message)
+
+
+@pytest.mark.slow
+def test_ask_and_predict_in_a_process(tmp_path: Path, tiny_model_dir: Path) -> None:
+    result = run_process("ask", "-q", QUESTION, "-m", str(tiny_model_dir), "--json", stdin=CONTEXT)
+    assert result.returncode == 0, result.stderr
+    (item,) = json.loads(result.stdout)
+    assert CONTEXT[item["start"] : item["end"]] == item["answer"]
+    out = tmp_path / "predictions.json"
+    result = run_process("predict", str(V11), "--out", str(out), "-m", str(tiny_model_dir), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert list(json.loads(out.read_text())) == question_ids(V11)
+    result = run_process("ask", "-q", "", "-c", CONTEXT, "-m", str(tiny_model_dir))
+    assert_one_error_line(result.returncode, result.stderr, "question is empty")
+    result = run_process("ask", "-q", QUESTION, "-c", CONTEXT, "-m", str(tmp_path / "missing"))
+    assert_one_error_line(result.returncode, result.stderr, "does not exist")
