@@ -143,6 +143,8 @@ def export_onnx(
 
 
 def _check_destination(model_dir: Path, destination: Path, overwrite: bool) -> Path:
+    if not model_dir.expanduser().exists():
+        raise ModelFolderError(f"model folder {model_dir} does not exist: check the MODEL_DIR argument")
     if destination.exists() and not destination.is_dir():
         raise InputError(f"output {destination} is a file: give a folder path for --onnx")
     source = model_dir.expanduser().resolve()

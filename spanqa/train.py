@@ -144,7 +144,10 @@ def train(config: TrainConfig, resume: bool = False, echo: Callable[[str], None]
     from spanqa.modelio import load_model, save_model
     from spanqa.train_data import prepare_training_windows
 
-    accelerator = Accelerator(mixed_precision="bf16" if config.precision == "bf16" else "no")
+    # Without a GPU, accelerate needs cpu=True to run several processes (gloo) under torchrun.
+    accelerator = Accelerator(
+        mixed_precision="bf16" if config.precision == "bf16" else "no", cpu=not torch.cuda.is_available()
+    )
     main = accelerator.is_main_process
     say = echo if main else (lambda _: None)
     out = Path(config.out)

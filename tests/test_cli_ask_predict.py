@@ -10,7 +10,9 @@ import io
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -46,22 +48,44 @@ def reader(tiny_model_dir: Path) -> Reader:
     return Reader.load(tiny_model_dir)
 
 
-def run_cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str, stdin: io.StringIO | None = None
-) -> tuple[int, str, str]:
-    """Run the real entry point in this process: (exit code, stdout, stderr)."""
-    from spanqa.cli import main
+class Result(NamedTuple):
+    code: int
+    out: str
+    err: str
 
-    monkeypatch.setattr(sys, "argv", ["spanqa", *args])
-    monkeypatch.setattr(sys, "stdin", stdin if stdin is not None else TtyStdin())
-    capsys.readouterr()
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+
+@dataclass
+class Cli:
+    """The real entry point (`spanqa.cli.main`, what `python -m spanqa` runs), called in this process."""
+
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+    model: str
+
+    def __call__(self, *args: str, stdin: io.StringIO | None = None) -> Result:
+        from spanqa.cli import main
+
+        self.monkeypatch.setattr(sys, "argv", ["spanqa", *args])
+        self.monkeypatch.setattr(sys, "stdin", stdin if stdin is not None else TtyStdin())
+        self.capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        captured = self.capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    def ask(self, *args: str, stdin: io.StringIO | None = None) -> Result:
+        return self("ask", *args, "--model", self.model, stdin=stdin)
+
+    def predict(self, data: Path, out: Path, *args: str) -> Result:
+        return self("predict", str(data), "--out", str(out), "--model", self.model, "--no-progress", *args)
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tiny_model_dir: Path) -> Cli:
+    return Cli(monkeypatch, capsys, str(tiny_model_dir))
 
 
 def run_process(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -97,9 +121,8 @@ def assert_one_error_line(code: int, err: str, *fragments: str) -> None:
 
 
 # ------------------------------------------------------------------ ask
-def test_ask_prints_the_answer_and_its_score(monkeypatch, capsys, tiny_model_dir: Path, reader: Reader) -> None:
-    code, out, err = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "--context", CONTEXT, "--model",
-                             str(tiny_model_dir))  # fmt: skip
+def test_ask_prints_the_answer_and_its_score(cli: Cli, reader: Reader) -> None:
+    code, out, err = cli.ask("-q", QUESTION, "--context", CONTEXT)
     assert code == 0, err
     (expected,) = reader.ask(QUESTION, CONTEXT)
     assert flat(expected.text) in flat(out)
@@ -107,10 +130,8 @@ def test_ask_prints_the_answer_and_its_score(monkeypatch, capsys, tiny_model_dir
     assert f"[{expected.start}:{expected.end}]" in out
 
 
-def test_ask_json_is_a_list_of_answer_dicts(monkeypatch, capsys, tiny_model_dir: Path, reader: Reader) -> None:
-    code, out, err = run_cli(
-        monkeypatch, capsys, "ask", "-q", QUESTION, "-c", CONTEXT, "-m", str(tiny_model_dir), "--json", "--top-k", "3"
-    )
+def test_ask_json_is_a_list_of_answer_dicts(cli: Cli, reader: Reader) -> None:
+    code, out, err = cli.ask("-q", QUESTION, "-c", CONTEXT, "--json", "--top-k", "3")
     assert code == 0, err
     payload = json.loads(out)
     assert isinstance(payload, list) and len(payload) == 3
@@ -121,64 +142,56 @@ def test_ask_json_is_a_list_of_answer_dicts(monkeypatch, capsys, tiny_model_dir:
         assert CONTEXT[item["start"] : item["end"]] == item["answer"]
 
 
-def test_ask_reads_the_context_from_a_file(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path) -> None:
+def test_ask_reads_the_context_from_a_file(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "context.txt"
     path.write_text(CONTEXT, encoding="utf-8")
-    from_file = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "--context-file", str(path), "-m",
-                        str(tiny_model_dir), "--json")  # fmt: skip
-    from_option = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "-c", CONTEXT, "-m", str(tiny_model_dir),
-                          "--json")  # fmt: skip
-    assert from_file[0] == 0, from_file[2]
-    assert json.loads(from_file[1]) == json.loads(from_option[1])
+    from_file = cli.ask("-q", QUESTION, "--context-file", str(path), "--json")
+    from_option = cli.ask("-q", QUESTION, "-c", CONTEXT, "--json")
+    assert from_file.code == 0, from_file.err
+    assert json.loads(from_file.out) == json.loads(from_option.out)
 
 
-def test_ask_reads_the_context_from_stdin(monkeypatch, capsys, tiny_model_dir: Path, reader: Reader) -> None:
-    code, out, err = run_cli(
-        monkeypatch, capsys, "ask", "-q", QUESTION, "-m", str(tiny_model_dir), "--json", stdin=io.StringIO(CONTEXT)
-    )
+def test_ask_reads_the_context_from_stdin(cli: Cli, reader: Reader) -> None:
+    code, out, err = cli.ask("-q", QUESTION, "--json", stdin=io.StringIO(CONTEXT))
     assert code == 0, err
     (item,) = json.loads(out)
     (expected,) = reader.ask(QUESTION, CONTEXT)
     assert (item["answer"], item["start"], item["end"]) == (expected.text, expected.start, expected.end)
 
 
-def test_ask_settings_options_reach_the_reader(monkeypatch, capsys, tiny_model_dir: Path) -> None:
-    code, out, err = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "-c", CONTEXT, "-m", str(tiny_model_dir),
-                             "--json", "--top-k", "10", "--max-answer-len", "1")  # fmt: skip
+def test_ask_settings_options_reach_the_reader(cli: Cli) -> None:
+    code, out, err = cli.ask("-q", QUESTION, "-c", CONTEXT, "--json", "--top-k", "10", "--max-answer-len", "1")
     assert code == 0, err
-    assert all(" " not in item["answer"] for item in json.loads(out))
-    code, out, err = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "-c", CONTEXT, "-m", str(tiny_model_dir),
-                             "--json", "--top-k", "500", "--handle-impossible-answer")  # fmt: skip
+    assert len(json.loads(out)) == 10 and all(" " not in item["answer"] for item in json.loads(out))
+    code, out, err = cli.ask("-q", QUESTION, "-c", CONTEXT, "--json", "--top-k", "500", "--handle-impossible-answer")
     assert code == 0, err
-    assert {"answer": "", "start": 0, "end": 0} in [{k: v for k, v in i.items() if k != "score"} for i in json.loads(out)]
+    assert ("", 0, 0) in [(item["answer"], item["start"], item["end"]) for item in json.loads(out)]
 
 
-def test_ask_explain_shows_windows_tokens_and_candidates(monkeypatch, capsys, tiny_model_dir: Path) -> None:
-    code, out, err = run_cli(monkeypatch, capsys, "ask", "-q", "Which town?", "-c", LONG_CONTEXT, "-m",
-                             str(tiny_model_dir), "--explain", "--max-seq-len", "128", "--doc-stride", "16")  # fmt: skip
+def test_ask_explain_shows_windows_tokens_and_candidates(cli: Cli) -> None:
+    code, out, err = cli.ask(
+        "-q", "Which town?", "-c", LONG_CONTEXT, "--explain", "--max-seq-len", "128", "--doc-stride", "16"
+    )
     assert code == 0, err
-    for fragment in ("window 0", "window 1", "token", "start logit", "end logit", "[CLS]", "town", "top starts",
-                     "no-answer logit", "best candidate spans", "answers", "P(no answer)"):  # fmt: skip
+    expected = ["window 0", "window 1", "token", "start logit", "end logit", "[CLS]", "town", "top starts"]
+    expected += ["no-answer logit", "best candidate spans", "answers", "P(no answer)"]
+    for fragment in expected:
         assert fragment in out, fragment
 
 
 # ------------------------------------------------------------------ predict
-def test_predict_writes_predictions_nbest_and_null_odds(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path,
-                                                        reader: Reader) -> None:  # fmt: skip
+def test_predict_writes_predictions_nbest_and_null_odds(cli: Cli, tmp_path: Path, reader: Reader) -> None:
+    from spanqa.data import load_squad
+
     out, nbest, odds = tmp_path / "out" / "predictions.json", tmp_path / "nbest.json", tmp_path / "odds.json"
-    code, stdout, err = run_cli(monkeypatch, capsys, "predict", str(V11), "--out", str(out), "--nbest", str(nbest),
-                                "--null-odds", str(odds), "--model", str(tiny_model_dir), "--top-k", "3",
-                                "--no-progress")  # fmt: skip
+    code, stdout, err = cli.predict(V11, out, "--nbest", str(nbest), "--null-odds", str(odds), "--top-k", "3")
     assert code == 0, err
     ids = question_ids(V11)
     assert f"{len(ids)} predictions written" in stdout
     predictions = json.loads(out.read_text())
     assert list(predictions) == ids
     assert all(isinstance(text, str) and text for text in predictions.values())
-    from spanqa.data import load_squad
-
-    expected = {p.example_id: p.best_text for p in reader.predict(load_squad(V11))}
-    assert predictions == expected
+    assert predictions == {p.example_id: p.best_text for p in reader.predict(load_squad(V11))}
     best = json.loads(nbest.read_text())
     assert list(best) == ids
     for qid, answers in best.items():
@@ -190,10 +203,9 @@ def test_predict_writes_predictions_nbest_and_null_odds(monkeypatch, capsys, tmp
     assert list(null_odds) == ids and all(0.0 <= p <= 1.0 for p in null_odds.values())
 
 
-def test_predict_squad_v2_with_no_answers(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path) -> None:
+def test_predict_squad_v2_with_no_answers(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "predictions.json"
-    code, _, err = run_cli(monkeypatch, capsys, "predict", str(V20), "--out", str(out), "--model",
-                           str(tiny_model_dir), "--handle-impossible-answer", "--no-progress")  # fmt: skip
+    code, _, err = cli.predict(V20, out, "--handle-impossible-answer")
     assert code == 0, err
     predictions = json.loads(out.read_text())
     assert list(predictions) == question_ids(V20)
@@ -216,40 +228,38 @@ BAD_ASK = [
 
 
 @pytest.mark.parametrize(("args", "message"), BAD_ASK)
-def test_bad_ask_input_is_one_error_line(monkeypatch, capsys, tiny_model_dir: Path, args, message: str) -> None:
-    code, out, err = run_cli(monkeypatch, capsys, "ask", *args, "--model", str(tiny_model_dir))
+def test_bad_ask_input_is_one_error_line(cli: Cli, args: list[str], message: str) -> None:
+    code, out, err = cli.ask(*args)
     assert_one_error_line(code, err, message)
     assert out == ""
 
 
-def test_empty_stdin_is_an_empty_context(monkeypatch, capsys, tiny_model_dir: Path) -> None:
-    code, _, err = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "-m", str(tiny_model_dir), stdin=io.StringIO(""))
+def test_empty_stdin_is_an_empty_context(cli: Cli) -> None:
+    code, _, err = cli.ask("-q", QUESTION, stdin=io.StringIO(""))
     assert_one_error_line(code, err, "context is empty")
 
 
-def test_context_and_context_file_together(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path) -> None:
+def test_context_and_context_file_together(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "c.txt"
     path.write_text(CONTEXT)
-    code, _, err = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "-c", CONTEXT, "--context-file", str(path),
-                           "-m", str(tiny_model_dir))  # fmt: skip
+    code, _, err = cli.ask("-q", QUESTION, "-c", CONTEXT, "--context-file", str(path))
     assert_one_error_line(code, err, "not both")
 
 
 @pytest.mark.parametrize("kind", ["missing", "folder", "latin-1"])
-def test_bad_context_file(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path, kind: str) -> None:
+def test_bad_context_file(cli: Cli, tmp_path: Path, kind: str) -> None:
     path = tmp_path / "context.txt"
     if kind == "folder":
         path.mkdir()
     elif kind == "latin-1":
         path.write_bytes("Ada Lovelace, née Byron, wrote it in Zürich.".encode("latin-1"))
-    code, _, err = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "--context-file", str(path), "-m",
-                           str(tiny_model_dir))  # fmt: skip
+    code, _, err = cli.ask("-q", QUESTION, "--context-file", str(path))
     expected = {"missing": "does not exist", "folder": "is a folder", "latin-1": "not UTF-8"}[kind]
     assert_one_error_line(code, err, str(path), expected)
 
 
 @pytest.mark.parametrize("kind", ["missing", "no-config", "encoder-only"])
-def test_bad_model_folder(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path, kind: str) -> None:
+def test_bad_model_folder(cli: Cli, tmp_path: Path, tiny_model_dir: Path, kind: str) -> None:
     folder = tmp_path / "model"
     if kind == "no-config":
         folder.mkdir()
@@ -259,16 +269,16 @@ def test_bad_model_folder(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: P
 
         BertModel(BertConfig.from_pretrained(tiny_model_dir)).save_pretrained(folder)
         AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(folder)
-    code, _, err = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "-c", CONTEXT, "--model", str(folder))
+    code, _, err = cli("ask", "-q", QUESTION, "-c", CONTEXT, "--model", str(folder))
     expected = {"missing": "does not exist", "no-config": "config.json", "encoder-only": "spanqa train"}[kind]
     assert_one_error_line(code, err, expected)
 
 
-def test_no_default_model(monkeypatch, capsys, tmp_path: Path) -> None:
+def test_no_default_model(cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import spanqa.modelio
 
     monkeypatch.setattr(spanqa.modelio, "DEFAULT_MODEL_DIR", tmp_path)
-    code, _, err = run_cli(monkeypatch, capsys, "ask", "-q", QUESTION, "-c", CONTEXT)
+    code, _, err = cli("ask", "-q", QUESTION, "-c", CONTEXT)
     assert_one_error_line(code, err, "--model")
 
 
@@ -282,33 +292,24 @@ def test_no_default_model(monkeypatch, capsys, tmp_path: Path) -> None:
         ("", "not valid JSON"),
     ],
 )
-def test_predict_rejects_files_that_are_not_squad(
-    monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path, content: str, message: str
-) -> None:
+def test_predict_rejects_files_that_are_not_squad(cli: Cli, tmp_path: Path, content: str, message: str) -> None:
     data = tmp_path / "data.json"
     data.write_text(content)
     out = tmp_path / "predictions.json"
-    code, _, err = run_cli(monkeypatch, capsys, "predict", str(data), "--out", str(out), "-m", str(tiny_model_dir))
+    code, _, err = cli.predict(data, out)
     assert_one_error_line(code, err, message)
     assert not out.exists()
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--top-k", "0"], "--top-k"),
-        (["--batch-size", "0"], "batch_size"),
-    ],
-)
-def test_bad_predict_options(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path, args, message: str) -> None:
-    code, _, err = run_cli(monkeypatch, capsys, "predict", str(V11), "--out", str(tmp_path / "p.json"), "-m",
-                           str(tiny_model_dir), "--no-progress", *args)  # fmt: skip
+@pytest.mark.parametrize(("args", "message"), [(["--top-k", "0"], "--top-k"), (["--batch-size", "0"], "batch_size")])
+def test_bad_predict_options(cli: Cli, tmp_path: Path, args: list[str], message: str) -> None:
+    code, _, err = cli.predict(V11, tmp_path / "p.json", *args)
     assert_one_error_line(code, err, message)
+    assert not (tmp_path / "p.json").exists()
 
 
-def test_predict_missing_data_file(monkeypatch, capsys, tmp_path: Path, tiny_model_dir: Path) -> None:
-    code, _, err = run_cli(monkeypatch, capsys, "predict", str(tmp_path / "nope.json"), "--out",
-                           str(tmp_path / "p.json"), "-m", str(tiny_model_dir))  # fmt: skip
+def test_predict_missing_data_file(cli: Cli, tmp_path: Path) -> None:
+    code, _, err = cli.predict(tmp_path / "nope.json", tmp_path / "p.json")
     assert_one_error_line(code, err, "does not exist")
 
 
@@ -331,13 +332,14 @@ def test_help_shows_an_example(command: str, example: str) -> None:
     ("args", "message"),
     [
         (["ask", "-q", QUESTION, "-c", CONTEXT, "--top-k", "0"], "--top-k"),
-        (["ask", "-q", QUESTION, "--context-file", "/nonexistent/context.txt"], "does not exist"),
-        (["predict", str(FIXTURES / "ATTRIBUTION.md"), "--out", "/tmp/never-written.json"], "not valid JSON"),
+        (["ask", "-q", QUESTION, "--context-file", "{tmp}/missing.txt"], "does not exist"),
+        (["predict", str(FIXTURES / "ATTRIBUTION.md"), "--out", "{tmp}/predictions.json"], "not valid JSON"),
     ],
 )
-def test_early_errors_in_a_process(args: list[str], message: str) -> None:
-    result = run_process(*args)
+def test_early_errors_in_a_process(tmp_path: Path, args: list[str], message: str) -> None:
+    result = run_process(*(arg.replace("{tmp}", str(tmp_path)) for arg in args))
     assert_one_error_line(result.returncode, result.stderr, message)
+    assert not (tmp_path / "predictions.json").exists()
 
 
 @pytest.mark.slow

@@ -105,9 +105,7 @@ def test_decode_matches_a_brute_force_softmax_over_valid_spans(seed: int, max_an
     decoded = decode_example([window], [CONTEXT], everything(max_answer_len=max_answer_len))
     reference = all_spans(window, max_answer_len)
     total = math.log(sum(math.exp(logit) for _, _, logit in reference))
-    expected = {
-        (SPANS[i - FIRST][0], SPANS[j - FIRST][1]): math.exp(logit - total) for i, j, logit in reference
-    }
+    expected = {(SPANS[i - FIRST][0], SPANS[j - FIRST][1]): math.exp(logit - total) for i, j, logit in reference}
     got = {(a.start, a.end): a.score for a in decoded.answers}
     assert got.keys() == expected.keys()
     for key, probability in expected.items():
@@ -440,9 +438,9 @@ def test_no_answer_comes_from_the_window_most_confident_in_an_answer() -> None:
         decoded = decode_example(order, [context], everything(handle_impossible_answer=True))
         expected, _ = reference_no_answer(order)
         assert decoded.no_answer_probability == pytest.approx(expected)
-        assert math.exp(2.0) / (math.exp(2.0) + sum(
-            math.exp(lg) for w in order for _, _, lg in all_spans(w, 30)
-        )) == pytest.approx(expected)
+        assert math.exp(2.0) / (
+            math.exp(2.0) + sum(math.exp(lg) for w in order for _, _, lg in all_spans(w, 30))
+        ) == pytest.approx(expected)
         assert sum(a.score for a in decoded.answers) == pytest.approx(1.0)
 
 

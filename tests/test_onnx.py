@@ -27,7 +27,7 @@ def exported(tmp_path_factory, tiny_model_dir, tiny_pointer_model_dir) -> dict[t
     folders = {}
     for head, source in (("linear", tiny_model_dir), ("pointer", tiny_pointer_model_dir)):
         folders[(head, "fp32")] = export_onnx(source, root / f"{head}-fp32").folder
-    folders[("linear", "int8")] = export_onnx(tiny_model_dir, root / "linear-int8", int8=True).folder
+        folders[(head, "int8")] = export_onnx(source, root / f"{head}-int8", int8=True).folder
     return folders
 
 
@@ -35,7 +35,12 @@ def padded_batch(reader: Reader) -> dict[str, np.ndarray]:
     from spanqa.features import encode_windows, pad_windows
 
     questions, contexts = zip(*QUESTIONS, strict=True)
-    windows = encode_windows(reader.tokenizer, questions, contexts, reader.settings.replace(max_seq_len=96))
+    windows = encode_windows(
+        reader.tokenizer,
+        questions,
+        contexts,
+        reader.settings.replace(max_seq_len=96, doc_stride=16, max_question_len=16),
+    )
     return pad_windows(windows, reader.tokenizer.pad_token_id)
 
 
@@ -71,9 +76,11 @@ def test_onnx_folder_loads_without_naming_the_backend_and_answers_like_torch(
         assert np.allclose([a.score for a in got], [a.score for a in expected], atol=1e-3)
 
 
-def test_int8_export_is_smaller_and_answers_with_valid_spans(exported):
-    int8_folder = exported[("linear", "int8")]
-    assert (int8_folder / "model.int8.onnx").stat().st_size < (exported[("linear", "fp32")] / "model.onnx").stat().st_size
+@pytest.mark.parametrize("head", ["linear", "pointer"])
+def test_int8_export_is_smaller_and_answers_with_valid_spans(exported, head):
+    int8_folder = exported[(head, "int8")]
+    fp32_size = (exported[(head, "fp32")] / "model.onnx").stat().st_size
+    assert (int8_folder / "model.int8.onnx").stat().st_size < fp32_size
     assert not (int8_folder / "model.onnx").exists()
     reader = Reader.load(int8_folder)
     assert reader.runtime.precision == "int8"
@@ -183,7 +190,7 @@ def test_cli_export_happy_path(tiny_model_dir, tmp_path, monkeypatch, capsys):
     assert "model.int8.onnx" in stdout and "fp32 ONNX vs torch" in stdout
     code, stdout, stderr = run_main(
         monkeypatch, capsys, "ask", "-q", "Who wrote it?", "-c", "It was written by Ada.", "--model", str(out),
-        "--backend", "onnx", "--json",
+        "--backend", "onnx", "--precision", "int8", "--json",
     )  # fmt: skip
     assert code == 0, stderr
     assert '"answer"' in stdout
@@ -214,3 +221,16 @@ def test_cli_export_bad_input_is_one_line(tiny_model_dir, tmp_path, monkeypatch,
     assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
     if problem == "non-empty-out":
         assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_loading_an_onnx_folder_does_not_import_torch(exported):
+    """Start-up: the onnx backend needs neither torch nor AutoTokenizer (which imports torch)."""
+    import subprocess
+
+    code = (
+        "import sys; from spanqa.reader import Reader; "
+        f"reader = Reader.load({str(exported[('linear', 'int8')])!r}); reader.ask('Who?', 'Ada wrote it.'); "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]

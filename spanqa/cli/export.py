@@ -43,4 +43,7 @@ def export_command(
             f"int8 ONNX vs torch: max |logit difference| {result.int8_max_abs_diff:.2g}, best span agrees on "
             f"{result.int8_argmax_agreement:.0%} of the check windows (score int8 on your data: spanqa evaluate)"
         )
-    typer.echo(f'load it with: Reader.load("{result.folder}")  or  spanqa ask --model {result.folder} --backend onnx')
+    typer.echo(
+        f'load it with: Reader.load("{result.folder}")  or  spanqa ask --model {result.folder} --backend onnx '
+        f"--precision {result.precision}"
+    )

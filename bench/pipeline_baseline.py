@@ -1,0 +1,93 @@
+"""The baseline for bench/speed.py: transformers' QuestionAnsweringPipeline on the same questions.
+
+Runs inside the baseline virtual environment that bench/speed.py builds (transformers 4.57.6, the
+last line with the pipeline; torch 2.13.0 CPU), so it imports nothing from spanqa. Reads a JSON
+list of {id, question, context}, tries each --batch-sizes on the first --tune-limit questions,
+keeps the fastest, answers every question with it and writes a JSON report:
+{questions_per_second, batch_size, tuning: {batch: q/s}, seconds, load_seconds, predictions: {id: text}}.
+
+    python bench/pipeline_baseline.py --model MODEL_DIR --questions q.json --out result.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+
+
+def answer_all(qa, questions: list[dict], batch_size: int, settings: dict) -> list[dict]:
+    inputs = [{"question": q["question"], "context": q["context"]} for q in questions]
+    answers = qa(inputs, batch_size=batch_size, **settings)
+    if isinstance(answers, dict):  # one question gives a dict, not a list
+        answers = [answers]
+    return answers
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="A model folder AutoModelForQuestionAnswering can load.")
+    parser.add_argument("--questions", required=True, help="JSON list of {id, question, context}.")
+    parser.add_argument("--out", required=True, help="Write the JSON report here.")
+    parser.add_argument("--batch-sizes", default="1,8,16", help="Batch sizes to try (comma-separated).")
+    parser.add_argument("--tune-limit", type=int, default=100, help="Questions used to pick the batch size.")
+    parser.add_argument("--max-seq-len", type=int, default=384)
+    parser.add_argument("--doc-stride", type=int, default=128)
+    parser.add_argument("--max-question-len", type=int, default=64)
+    parser.add_argument("--max-answer-len", type=int, default=30)
+    args = parser.parse_args()
+
+    warnings.simplefilter("ignore")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    import transformers
+    from transformers import pipeline
+
+    transformers.logging.set_verbosity_error()
+    with open(args.questions, encoding="utf-8") as handle:
+        questions = json.load(handle)
+    settings = {
+        "max_seq_len": args.max_seq_len,
+        "doc_stride": args.doc_stride,
+        "max_question_len": args.max_question_len,
+        "max_answer_len": args.max_answer_len,
+        "top_k": 1,
+    }
+    began = time.perf_counter()
+    qa = pipeline("question-answering", model=args.model, tokenizer=args.model, device=-1)
+    load_seconds = time.perf_counter() - began
+
+    tune = questions[: args.tune_limit]
+    answer_all(qa, tune[:4], 1, settings)  # warm-up
+    tuning = {}
+    for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
+        began = time.perf_counter()
+        answer_all(qa, tune, batch_size, settings)
+        tuning[batch_size] = len(tune) / (time.perf_counter() - began)
+    best = max(tuning, key=tuning.get)
+
+    began = time.perf_counter()
+    answers = answer_all(qa, questions, best, settings)
+    seconds = time.perf_counter() - began
+    report = {
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "questions": len(questions),
+        "batch_size": best,
+        "tuning": {str(k): v for k, v in tuning.items()},
+        "seconds": seconds,
+        "questions_per_second": len(questions) / seconds,
+        "load_seconds": load_seconds,
+        "predictions": {q["id"]: a["answer"] for q, a in zip(questions, answers, strict=True)},
+    }
+    with open(args.out, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, ensure_ascii=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

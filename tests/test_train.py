@@ -1,0 +1,238 @@
+"""Training: labels, resume after SIGKILL, Ctrl-C, multi-process equivalence, heads and optimisers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import SQUAD_V1_SMALL, SQUAD_V2_SMALL
+from safetensors.torch import load_file
+from tiny_model import build_tiny_model
+
+from spanqa.checkpoint import latest_checkpoint, list_checkpoints
+from spanqa.errors import ConfigError
+from spanqa.train import epoch_batches
+from spanqa.train_config import TrainConfig
+from spanqa.types import Example, GoldAnswer
+
+COMMON = ["--max-seq-len", "96", "--doc-stride", "32", "--max-question-len", "24", "--lr", "1e-3", "--no-progress"]
+
+
+def _train_cmd(base: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "spanqa", "train", "--base", str(base), "--train", str(SQUAD_V1_SMALL),
+            "--out", str(out), *COMMON, *extra]
+
+
+def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, **kwargs)
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "model.safetensors"))
+
+
+def _losses(out: Path) -> list[float]:
+    lines = (out / "logs" / "train_log.jsonl").read_text().splitlines()
+    return [json.loads(line)["loss"] for line in lines if "loss" in json.loads(line)]
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("base") / "tiny", dropout=0.1)
+
+
+def test_batches_are_full_length_grouped_and_deterministic():
+    lengths = np.random.default_rng(0).integers(10, 200, size=1000)
+    first = epoch_batches(lengths, 16, seed=3, epoch=0)
+    again = epoch_batches(lengths, 16, seed=3, epoch=0)
+    other_epoch = epoch_batches(lengths, 16, seed=3, epoch=1)
+    assert all(len(b) == 16 for b in first)
+    assert [b.tolist() for b in first] == [b.tolist() for b in again]
+    assert [b.tolist() for b in first] != [b.tolist() for b in other_epoch]
+    used = np.concatenate(first)
+    assert len(set(used.tolist())) == len(used) >= 1000 - 16
+    # length grouping keeps padding small: the spread inside a batch is far below the global spread
+    spread = np.mean([lengths[b].max() - lengths[b].min() for b in first])
+    assert spread < 0.25 * (lengths.max() - lengths.min())
+
+
+def test_answer_start_off_by_two_is_repaired_and_unlocatable_is_skipped(minilm_dir):
+    from transformers import AutoTokenizer
+
+    from spanqa.settings import ReaderSettings
+    from spanqa.train_data import prepare_training_windows
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_dir)
+    context = "The Eiffel Tower is in Paris, the capital of France."
+    examples = [
+        Example("ok", "Where is it?", context, (GoldAnswer("Paris", context.index("Paris")),)),
+        Example("shifted", "In which city is it?", context, (GoldAnswer("Paris", context.index("Paris") + 2),)),
+        Example("missing", "Where is the tower?", context, (GoldAnswer("London", 5),)),
+        Example("none", "Who built it?", context, (), is_impossible=True),
+    ]
+    windows, summary = prepare_training_windows(tokenizer, examples, ReaderSettings())
+    assert (summary.answerable, summary.repaired, summary.skipped, summary.unanswerable) == (2, 1, 1, 1)
+    assert summary.skipped_ids == ["missing"]
+    assert len(windows) == 3
+    for window in windows[:2]:
+        span = context[window.offsets[window.start_label, 0] : window.offsets[window.end_label, 1]]
+        assert span == "Paris"
+    assert windows[2].start_label == windows[2].end_label == windows[2].cls_index
+
+
+def test_negatives_pair_questions_with_other_paragraphs_without_the_answer(minilm_dir):
+    from transformers import AutoTokenizer
+
+    from spanqa.data import load_squad
+    from spanqa.settings import ReaderSettings
+    from spanqa.train_data import prepare_training_windows
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_dir)
+    examples = load_squad(SQUAD_V1_SMALL)
+    windows, summary = prepare_training_windows(tokenizer, examples, ReaderSettings(), negatives=1.0, seed=0)
+    assert summary.synthetic_negatives > 50
+    negative_windows = [w for w in windows if w.example_index >= summary.answerable + summary.unanswerable]
+    assert negative_windows and all(w.start_label == w.cls_index for w in negative_windows)
+
+
+def test_resume_settings_must_match(tmp_path):
+    config = TrainConfig(base="b", train_files=("t.json",), out=str(tmp_path))
+    from spanqa.train import _check_resume_compatible
+
+    _check_resume_compatible(config.to_dict(), config)
+    with pytest.raises(ConfigError, match="lr"):
+        _check_resume_compatible({**config.to_dict(), "lr": 1.0}, config)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--batch-size", "0"], "batch-size"),
+        (["--optimizer", "sgd"], "optimizer"),
+        (["--warmup-ratio", "1.5"], "warmup-ratio"),
+        (["--precision", "fp8"], "precision"),
+    ],
+)
+def test_bad_training_options_give_one_error_line(base_model, tmp_path, args, message):
+    result = _run(_train_cmd(base_model, tmp_path / "out", "--max-steps", "2", *args))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_gives_the_same_weights_as_an_uninterrupted_run(base_model, tmp_path):
+    args = ["--max-steps", "12", "--batch-size", "4", "--save-every", "4", "--keep-last", "2", "--log-every", "1"]
+    straight = tmp_path / "straight"
+    result = _run(_train_cmd(base_model, straight, *args))
+    assert result.returncode == 0, result.stderr
+
+    killed = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(_train_cmd(base_model, killed, *args), env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and latest_checkpoint(killed / "checkpoints") is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    interrupted_at = latest_checkpoint(killed / "checkpoints")
+    assert interrupted_at is not None and not (killed / "model.safetensors").exists()
+
+    resumed = _run(_train_cmd(base_model, killed, *args, "--resume"))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from" in resumed.stdout
+    expected, got = _weights(straight), _weights(killed)
+    assert expected.keys() == got.keys()
+    for name in expected:
+        assert torch.equal(expected[name], got[name]), name
+    assert len(list_checkpoints(killed / "checkpoints")) <= 2
+
+
+@pytest.mark.slow
+def test_sigint_saves_a_checkpoint_and_exits_cleanly(base_model, tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = _train_cmd(base_model, out, "--max-steps", "100000", "--batch-size", "4", "--save-every", "100000")
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    log = out / "logs" / "train_log.jsonl"
+    while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) > 2):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert "continue with --resume" in stdout
+    assert latest_checkpoint(out / "checkpoints") is not None
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
+    base = build_tiny_model(tmp_path / "base", dropout=0.0)
+    args = ["--max-steps", "6", "--log-every", "1", "--save-every", "100"]
+    single = tmp_path / "single"
+    assert _run(_train_cmd(base, single, *args, "--batch-size", "8")).returncode == 0
+    double = tmp_path / "double"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "spanqa", "train", "--base", str(base), "--train", str(SQUAD_V1_SMALL), "--out", str(double),
+           *COMMON, *args, "--batch-size", "4"]
+    result = _run(cmd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    one, two = _losses(single), _losses(double)
+    assert len(one) == len(two) == 6
+    np.testing.assert_allclose(two, one, rtol=2e-3, atol=2e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("head", "optimizer"), [("pointer", "adamw"), ("linear", "adafactor")])
+def test_heads_and_optimisers_train_and_load(tmp_path, base_model, head, optimizer):
+    out = tmp_path / f"{head}-{optimizer}"
+    result = _run(_train_cmd(base_model, out, "--max-steps", "30", "--batch-size", "8", "--head", head,
+                             "--optimizer", optimizer, "--log-every", "1", "--lr", "3e-3"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    losses = _losses(out)
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])  # it learns something
+    from spanqa.reader import Reader
+
+    reader = Reader.load(out)
+    assert reader.info.head == head
+    answers = reader.ask("What is this?", "This is a small test of the reader.", top_k=2)
+    assert answers and all("This is a small test of the reader."[a.start : a.end] == a.text for a in answers)
+
+
+@pytest.mark.slow
+def test_eval_every_keeps_the_best_model_and_logs_metrics(tmp_path, base_model):
+    out = tmp_path / "evaluated"
+    result = _run(_train_cmd(base_model, out, "--max-steps", "4", "--batch-size", "8", "--eval",
+                             str(SQUAD_V2_SMALL), "--eval-every", "2", "--train", str(SQUAD_V2_SMALL)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = [json.loads(line) for line in (out / "logs" / "train_log.jsonl").read_text().splitlines()]
+    assert sum("eval_f1" in r for r in records) == 2
+    info = json.loads((out / "best" / "spanqa.json").read_text())
+    assert "f1" in info["eval"] and info["eval"]["step"] in (2, 4)
+    assert (out / "logs").glob("events.out.tfevents.*")
+
+
+def test_linear_head_model_loads_in_transformers(tmp_path, base_model):
+    from transformers import AutoModelForQuestionAnswering
+
+    model = AutoModelForQuestionAnswering.from_pretrained(base_model)
+    inputs = {"input_ids": torch.tensor([[101, 2054, 102, 2023, 102]])}
+    from spanqa.modelio import load_model
+
+    ours = load_model(base_model).model
+    with torch.no_grad():
+        theirs_start = model.eval()(**inputs).start_logits
+        our_start, _ = ours(inputs["input_ids"], torch.ones_like(inputs["input_ids"]))
+    torch.testing.assert_close(theirs_start, our_start)
