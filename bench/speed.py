@@ -366,7 +366,11 @@ def baseline_python(venv: Path) -> Path:
     print(f"  building the baseline venv in {venv} ({', '.join(BASELINE_PINS)}) ...", flush=True)
     venv.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *BASELINE_PINS], check=True)
+    done = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", *BASELINE_PINS], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"building the baseline venv failed:\n{done.stderr[-3000:]}")
     return python
 
 

@@ -88,5 +88,7 @@ def load_checkpoint(path: Path, rank: int) -> tuple[dict[str, Any], dict[str, An
         state = torch.load(path / "state.pt", map_location="cpu", weights_only=False)
         rng = torch.load(path / f"rng-rank{rank}.pt", map_location="cpu", weights_only=False)
     except (OSError, RuntimeError, EOFError) as error:
-        raise DataFileError(f"checkpoint {path} cannot be read ({error}): delete it to resume from an earlier one")
+        raise DataFileError(
+            f"checkpoint {path} cannot be read ({error}): delete it to resume from an earlier one"
+        ) from error
     return state, rng

@@ -94,9 +94,7 @@ def _char_span(window: WindowLogits, start: int, end: int, align_to_words: bool)
     return int(spans[start, 0]), int(spans[end, 1])
 
 
-def decode_example(
-    windows: Sequence[WindowLogits], contexts: Sequence[str], options: DecodeOptions
-) -> Decoded:
+def decode_example(windows: Sequence[WindowLogits], contexts: Sequence[str], options: DecodeOptions) -> Decoded:
     """Rank the answers of one question over all its windows (and contexts)."""
     candidate_logits: list[np.ndarray] = []
     candidate_rows: list[tuple[int, np.ndarray, np.ndarray]] = []

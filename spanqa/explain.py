@@ -51,10 +51,11 @@ class Explanation:
 
 def explain(reader, question: str, context: str, settings: ReaderSettings, top_n: int = 5) -> Explanation:
     """Run the reader on one question and keep every intermediate result."""
-    from spanqa.reader import Query, _check_text, _window_logits, decode_options
+    from spanqa.reader import _window_logits, decode_options
+    from spanqa.reader_inputs import check_text
 
-    _check_text(question, "question")
-    _check_text(context, "context", settings.max_context_chars)
+    check_text(question, "question")
+    check_text(context, "context", settings.max_context_chars)
     windows = encode_windows(reader.tokenizer, [question], [context], settings)
     logits = reader._run_windows(windows, batch_size=32)
     window_logits = [_window_logits(w, s, e, 0) for w, (s, e) in zip(windows, logits, strict=True)]
@@ -62,8 +63,10 @@ def explain(reader, question: str, context: str, settings: ReaderSettings, top_n
     reports, candidates = [], []
     for index, (window, wl) in enumerate(zip(windows, window_logits, strict=True)):
         tokens = reader.tokenizer.convert_ids_to_tokens(window.input_ids.tolist())
-        sequence_ids = [1 if m else (None if t in reader.tokenizer.all_special_tokens else 0)
-                        for t, m in zip(tokens, window.context_mask, strict=True)]
+        sequence_ids = [
+            1 if m else (None if t in reader.tokenizer.all_special_tokens else 0)
+            for t, m in zip(tokens, window.context_mask, strict=True)
+        ]
         context_positions = np.flatnonzero(window.context_mask)
         start = np.where(window.context_mask, wl.start_logits, -np.inf)
         end_vector = wl.end_logits if wl.end_logits.ndim == 1 else wl.end_logits.max(axis=0)

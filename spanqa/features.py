@@ -134,7 +134,9 @@ def encode_windows(
         offsets[~context_mask] = 0
         word_offsets = _word_offsets(offsets, encoded.word_ids(w), sequence_ids)
         word_offsets[~context_mask] = 0
-        cls_positions = np.flatnonzero(input_ids == tokenizer.cls_token_id) if tokenizer.cls_token_id is not None else []
+        cls_positions = (
+            np.flatnonzero(input_ids == tokenizer.cls_token_id) if tokenizer.cls_token_id is not None else []
+        )
         cls_index = int(cls_positions[0]) if len(cls_positions) else 0
         start_label = end_label = cls_index
         if answer_char_spans is not None:

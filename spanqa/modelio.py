@@ -66,6 +66,13 @@ def load_tokenizer(path: str):
         tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True)
     except Exception as error:  # transformers raises many kinds for a bad folder
         raise ModelFolderError(f"cannot load a tokenizer from {path}: {error}") from error
+    # transformers 5 builds an empty tokenizer (special tokens only) when a folder has no vocabulary
+    # at all: every word would become [UNK] and every answer would be garbage.
+    if len(tokenizer) <= len(tokenizer.all_special_tokens) + 1:
+        raise ModelFolderError(
+            f"the model folder {path} has no tokenizer vocabulary (tokenizer.json, vocab.txt, ...): copy the "
+            "tokenizer files of the base model into it"
+        )
     if not getattr(tokenizer, "is_fast", False):
         raise ModelFolderError(
             f"the tokenizer in {path} is a slow (Python) tokenizer: spanqa needs a fast tokenizer for character "
@@ -122,7 +129,9 @@ def load_model(
     if not has_spanqa_file:
         logging.getLogger(__name__).debug("no %s in %s: using reader defaults", SETTINGS_FILE, resolved)
     model.eval()
-    return LoadedModel(model=model, tokenizer=tokenizer, info=ModelInfo(head_type, info.settings, info.extra), path=Path(resolved))
+    return LoadedModel(
+        model=model, tokenizer=tokenizer, info=ModelInfo(head_type, info.settings, info.extra), path=Path(resolved)
+    )
 
 
 def save_model(
@@ -145,7 +154,9 @@ def save_model(
             backbone = model.qa
         else:
             backbone = model.encoder
-            head_state = {k: v.detach().to(dtype or v.dtype).contiguous() for k, v in model.pointer.state_dict().items()}
+            head_state = {
+                k: v.detach().to(dtype or v.dtype).contiguous() for k, v in model.pointer.state_dict().items()
+            }
             save_file(head_state, str(staging / POINTER_HEAD_FILE))
         if dtype is not None:
             import copy

@@ -1,7 +1,7 @@
 """The Reader: load a model folder, answer questions. Glue over the three stages.
 
-    features.encode_windows -> runtime.run (length-sorted, dynamically padded batches)
-    -> decode.decode_example
+features.encode_windows -> runtime.run (length-sorted, dynamically padded batches)
+-> decode.decode_example
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from spanqa.decode import DecodeOptions, Decoded, WindowLogits, decode_example
+from spanqa.decode import Decoded, DecodeOptions, WindowLogits, decode_example
 from spanqa.errors import InputError
 from spanqa.features import Window, encode_windows, length_sorted_batches, pad_windows
+from spanqa.reader_inputs import check_text
 from spanqa.settings import ModelInfo, ReaderSettings
 from spanqa.types import Answer, Example, Prediction
 
@@ -28,19 +29,6 @@ class Query:
     id: str
     question: str
     contexts: tuple[str, ...]
-
-
-def _check_text(value: Any, field: str, limit: int | None = None) -> str:
-    if not isinstance(value, str):
-        raise InputError(f"{field} must be text, got {type(value).__name__}")
-    if not value.strip():
-        raise InputError(f"{field} is empty: give a non-empty {field}")
-    if limit is not None and len(value) > limit:
-        raise InputError(
-            f"{field} has {len(value):,} characters, over the limit of {limit:,}: split it, or raise "
-            "max_context_chars"
-        )
-    return value
 
 
 class Reader:
@@ -138,10 +126,10 @@ class Reader:
             raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
         pair_questions, pair_contexts, pair_owner = [], [], []
         for q, query in enumerate(queries):
-            question = _check_text(query.question, "question")
+            question = check_text(query.question, "question")
             for c, context in enumerate(query.contexts):
                 pair_questions.append(question)
-                pair_contexts.append(_check_text(context, "context", settings.max_context_chars))
+                pair_contexts.append(check_text(context, "context", settings.max_context_chars))
                 pair_owner.append((q, c))
         if not pair_questions:
             return []

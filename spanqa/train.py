@@ -13,6 +13,7 @@ function of (seed, epoch).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -85,10 +86,8 @@ class StopFlag:
 
     def __enter__(self) -> StopFlag:
         for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
+            with contextlib.suppress(ValueError):  # not the main thread: no handlers
                 self._previous[signum] = signal.signal(signum, self._handle)
-            except ValueError:  # not the main thread
-                pass
         return self
 
     def _handle(self, signum, frame) -> None:
@@ -262,7 +261,10 @@ def train(config: TrainConfig, resume: bool = False, echo: Callable[[str], None]
                         start_positions=batch["start_positions"] if config.head == "pointer" else None,
                     )
                     loss = span_loss(
-                        start_logits, end_logits, batch["start_positions"], batch["end_positions"],
+                        start_logits,
+                        end_logits,
+                        batch["start_positions"],
+                        batch["end_positions"],
                         batch["attention_mask"],
                     )
                     accelerator.backward(loss / config.grad_accum)
@@ -325,8 +327,6 @@ def train(config: TrainConfig, resume: bool = False, echo: Callable[[str], None]
 
 
 def _null_context():
-    import contextlib
-
     return contextlib.nullcontext()
 
 

@@ -73,6 +73,16 @@ class TrainConfig:
 
     # Settings that change what the model learns: a resumed run must not change them.
     RESUME_INVARIANTS = (
-        "base", "train_files", "lr", "batch_size", "grad_accum", "max_seq_len", "doc_stride", "seed",
-        "optimizer", "head", "negatives", "max_question_len",
+        "base",
+        "train_files",
+        "lr",
+        "batch_size",
+        "grad_accum",
+        "max_seq_len",
+        "doc_stride",
+        "seed",
+        "optimizer",
+        "head",
+        "negatives",
+        "max_question_len",
     )

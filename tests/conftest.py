@@ -7,12 +7,17 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from tiny_model import MINILM_DIR, build_tiny_model  # noqa: E402
+from tiny_model import MINILM_DIR, build_tiny_model
+
+# One thread per test process: the suite runs on 2 cores, often beside other work, where
+# torch's spinning worker threads slow everything down; results do not depend on it.
+torch.set_num_threads(1)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SQUAD_V1_SMALL = FIXTURES / "squad-v1.1-dev-small.json"

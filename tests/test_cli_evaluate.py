@@ -110,11 +110,11 @@ class FakeReader:
     loaded_from: Path | None = None
 
     @classmethod
-    def load(cls, path: Path) -> FakeReader:
+    def load(cls, path: Path, **options: Any) -> FakeReader:
         cls.loaded_from = Path(path)
         return cls()
 
-    def predict(self, examples: list[Any], batch_size: int = 32, progress: bool = False) -> list[Any]:
+    def predict(self, examples: list[Any], batch_size: int = 32, progress: bool = False, **settings: Any) -> list[Any]:
         from spanqa.types import Answer, Prediction
 
         results = []
@@ -155,6 +155,29 @@ def test_model_path_predicts_scores_and_writes(
     assert report["expected_calibration_error"] == calibration["expected_calibration_error"] >= 0
     assert '<section id="calibration">' in page.read_text()
     assert "predictions written to" in stdout
+
+
+def test_model_path_with_a_real_reader_matches_its_predictions(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    from spanqa.data import load_squad
+    from spanqa.reader import Reader
+
+    predictions_out, out = tmp_path / "preds.json", tmp_path / "report.json"
+    code, _, stderr = run_main(
+        monkeypatch, capsys, "evaluate", str(V20), "--model", str(tiny_model_dir),
+        "--predictions-out", str(predictions_out), "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, stderr
+    results = Reader.load(tiny_model_dir).predict(load_squad(V20), handle_impossible_answer=True)
+    assert json.loads(predictions_out.read_text()) == {r.example_id: r.best_text for r in results}
+    expected = squad_metrics(
+        json.loads(V20.read_text()),
+        {r.example_id: r.best_text for r in results},
+        {r.example_id: r.no_answer_probability for r in results},
+    )
+    report = json.loads(out.read_text())
+    assert report["f1"] == pytest.approx(expected["f1"]) and report["best_f1"] == pytest.approx(expected["best_f1"])
 
 
 def test_model_path_on_v11_data_ignores_no_answer_probabilities(

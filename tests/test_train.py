@@ -27,8 +27,20 @@ COMMON = ["--max-seq-len", "96", "--doc-stride", "32", "--max-question-len", "24
 
 
 def _train_cmd(base: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "spanqa", "train", "--base", str(base), "--train", str(SQUAD_V1_SMALL),
-            "--out", str(out), *COMMON, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "spanqa",
+        "train",
+        "--base",
+        str(base),
+        "--train",
+        str(SQUAD_V1_SMALL),
+        "--out",
+        str(out),
+        *COMMON,
+        *extra,
+    ]
 
 
 def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -139,8 +151,9 @@ def test_sigkill_then_resume_gives_the_same_weights_as_an_uninterrupted_run(base
 
     killed = tmp_path / "killed"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(_train_cmd(base_model, killed, *args), env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _train_cmd(base_model, killed, *args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 300
     while time.time() < deadline and latest_checkpoint(killed / "checkpoints") is None:
         time.sleep(0.05)
@@ -184,9 +197,28 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
     single = tmp_path / "single"
     assert _run(_train_cmd(base, single, *args, "--batch-size", "8")).returncode == 0
     double = tmp_path / "double"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           "-m", "spanqa", "train", "--base", str(base), "--train", str(SQUAD_V1_SMALL), "--out", str(double),
-           *COMMON, *args, "--batch-size", "4"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        "-m",
+        "spanqa",
+        "train",
+        "--base",
+        str(base),
+        "--train",
+        str(SQUAD_V1_SMALL),
+        "--out",
+        str(double),
+        *COMMON,
+        *args,
+        "--batch-size",
+        "4",
+    ]
     result = _run(cmd)
     assert result.returncode == 0, result.stderr[-3000:]
     one, two = _losses(single), _losses(double)
@@ -198,8 +230,24 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
 @pytest.mark.parametrize(("head", "optimizer"), [("pointer", "adamw"), ("linear", "adafactor")])
 def test_heads_and_optimisers_train_and_load(tmp_path, base_model, head, optimizer):
     out = tmp_path / f"{head}-{optimizer}"
-    result = _run(_train_cmd(base_model, out, "--max-steps", "30", "--batch-size", "8", "--head", head,
-                             "--optimizer", optimizer, "--log-every", "1", "--lr", "3e-3"))
+    result = _run(
+        _train_cmd(
+            base_model,
+            out,
+            "--max-steps",
+            "30",
+            "--batch-size",
+            "8",
+            "--head",
+            head,
+            "--optimizer",
+            optimizer,
+            "--log-every",
+            "1",
+            "--lr",
+            "3e-3",
+        )
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     losses = _losses(out)
     assert np.mean(losses[-5:]) < np.mean(losses[:5])  # it learns something
@@ -214,8 +262,22 @@ def test_heads_and_optimisers_train_and_load(tmp_path, base_model, head, optimiz
 @pytest.mark.slow
 def test_eval_every_keeps_the_best_model_and_logs_metrics(tmp_path, base_model):
     out = tmp_path / "evaluated"
-    result = _run(_train_cmd(base_model, out, "--max-steps", "4", "--batch-size", "8", "--eval",
-                             str(SQUAD_V2_SMALL), "--eval-every", "2", "--train", str(SQUAD_V2_SMALL)))
+    result = _run(
+        _train_cmd(
+            base_model,
+            out,
+            "--max-steps",
+            "4",
+            "--batch-size",
+            "8",
+            "--eval",
+            str(SQUAD_V2_SMALL),
+            "--eval-every",
+            "2",
+            "--train",
+            str(SQUAD_V2_SMALL),
+        )
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     records = [json.loads(line) for line in (out / "logs" / "train_log.jsonl").read_text().splitlines()]
     assert sum("eval_f1" in r for r in records) == 2

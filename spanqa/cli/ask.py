@@ -12,6 +12,7 @@ import typer
 from spanqa.cli import app
 from spanqa.cli.common import BackendOption, ModelOption, PrecisionOption, load_reader, read_text_file
 from spanqa.errors import InputError
+from spanqa.reader_inputs import check_text
 
 SNIPPET_MARGIN = 80
 
@@ -28,9 +29,7 @@ def _context_from(context: str | None, context_file: Path | None) -> str:
     return sys.stdin.read()
 
 
-@app.command(
-    epilog='Example: spanqa ask -q "Who founded Apple?" --context "Apple was founded by Steve Jobs in 1976."'
-)
+@app.command(epilog='Example: spanqa ask -q "Who founded Apple?" --context "Apple was founded by Steve Jobs in 1976."')
 def ask(
     question: Annotated[str, typer.Option("--question", "-q", help="The question to answer.")],
     context: Annotated[str | None, typer.Option("--context", "-c", help="The text to search.")] = None,
@@ -45,6 +44,7 @@ def ask(
     max_answer_len: Annotated[int | None, typer.Option(help="Longest answer, in tokens.")] = None,
     max_seq_len: Annotated[int | None, typer.Option(help="Tokens per window.")] = None,
     doc_stride: Annotated[int | None, typer.Option(help="Overlap between windows, in tokens.")] = None,
+    max_question_len: Annotated[int | None, typer.Option(help="Questions are cut to this many tokens.")] = None,
     backend: BackendOption = "torch",
     precision: PrecisionOption = "fp32",
 ) -> None:
@@ -52,8 +52,17 @@ def ask(
     if top_k < 1:
         raise InputError(f"--top-k must be at least 1, got {top_k}")
     text = _context_from(context, context_file)
+    # Cheap checks first: a user with an empty question should not wait for the model to load.
+    check_text(question, "question")
+    check_text(text, "context")
     reader = load_reader(
-        model, backend, precision, max_answer_len=max_answer_len, max_seq_len=max_seq_len, doc_stride=doc_stride
+        model,
+        backend,
+        precision,
+        max_answer_len=max_answer_len,
+        max_seq_len=max_seq_len,
+        doc_stride=doc_stride,
+        max_question_len=max_question_len,
     )
     overrides = {"handle_impossible_answer": handle_impossible_answer or None}
     if explain:
@@ -80,8 +89,11 @@ def _print_answers(answers, context: str) -> None:
         if answer.is_no_answer:
             console.print(f"{rank}. (no answer)  score {answer.score:.3f}")
             continue
-        console.print(Text.assemble(f"{rank}. ", (answer.text, "bold"), f"  score {answer.score:.3f}  "
-                                    f"[{answer.start}:{answer.end}]"))
+        console.print(
+            Text.assemble(
+                f"{rank}. ", (answer.text, "bold"), f"  score {answer.score:.3f}  [{answer.start}:{answer.end}]"
+            )
+        )
         begin = max(0, answer.start - SNIPPET_MARGIN)
         end = min(len(context), answer.end + SNIPPET_MARGIN)
         snippet = Text("   " + ("…" if begin > 0 else ""))

@@ -27,14 +27,18 @@ def print_explanation(explanation) -> None:
             )
         console.print(tokens)
         console.print(
-            "top starts: " + ", ".join(f"{t}@{p} ({v:.2f})" for p, t, v in window.top_starts)
-            + "\ntop ends:   " + ", ".join(f"{t}@{p} ({v:.2f})" for p, t, v in window.top_ends)
+            "top starts: "
+            + ", ".join(f"{t}@{p} ({v:.2f})" for p, t, v in window.top_starts)
+            + "\ntop ends:   "
+            + ", ".join(f"{t}@{p} ({v:.2f})" for p, t, v in window.top_ends)
             + f"\nno-answer logit (CLS): {window.null_logit:.2f}"
         )
     console.rule("best candidate spans (logit = start + end)")
     candidates = Table("answer", "chars", "tokens", "logit", "window")
     for c in explanation.candidates:
-        candidates.add_row(c.text, f"{c.start}-{c.end}", f"{c.start_token}-{c.end_token}", f"{c.logit:.2f}", str(c.window))
+        candidates.add_row(
+            c.text, f"{c.start}-{c.end}", f"{c.start_token}-{c.end_token}", f"{c.logit:.2f}", str(c.window)
+        )
     console.print(candidates)
     console.rule("answers (probability over every span of every window)")
     for answer in explanation.answers:

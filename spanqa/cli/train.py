@@ -44,9 +44,7 @@ def train(
     eval_limit: Annotated[int | None, typer.Option(help="Evaluate on the first N questions only.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the latest checkpoint.")] = False,
     logdir: Annotated[Path | None, typer.Option(help="TensorBoard + JSONL log folder (default OUT/logs).")] = None,
-    checkpoint_dir: Annotated[
-        Path | None, typer.Option(help="Where checkpoints go (default OUT/checkpoints).")
-    ] = None,
+    checkpoint_dir: Annotated[Path | None, typer.Option(help="Where checkpoints go (default OUT/checkpoints).")] = None,
     log_every: Annotated[int, typer.Option(help="Log every N steps.")] = 10,
     max_train_examples: Annotated[int | None, typer.Option(help="Use the first N questions only.")] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Hide the progress bar.")] = False,

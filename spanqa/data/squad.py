@@ -88,9 +88,7 @@ def examples_from_squad(dataset: Mapping[str, Any]) -> list[Example]:
         for paragraph in article["paragraphs"]:
             context = paragraph["context"]
             for qa in paragraph["qas"]:
-                answers = tuple(
-                    GoldAnswer(text=a["text"], start=int(a["answer_start"])) for a in qa.get("answers", [])
-                )
+                answers = tuple(GoldAnswer(text=a["text"], start=int(a["answer_start"])) for a in qa.get("answers", []))
                 examples.append(
                     Example(
                         id=str(qa["id"]),
