@@ -9,6 +9,7 @@ import numpy as np
 from spanqa.decode import decode_example, span_band
 from spanqa.features import encode_windows
 from spanqa.settings import ReaderSettings
+from spanqa.tokenization import span_tokenizer
 from spanqa.types import Answer
 
 
@@ -56,15 +57,16 @@ def explain(reader, question: str, context: str, settings: ReaderSettings, top_n
 
     check_text(question, "question")
     check_text(context, "context", settings.max_context_chars)
-    windows = encode_windows(reader.tokenizer, [question], [context], settings)
+    tokenizer = span_tokenizer(reader.tokenizer)
+    windows = encode_windows(tokenizer, [question], [context], settings)
     logits = reader._run_windows(windows, batch_size=32)
     window_logits = [_window_logits(w, s, e, 0) for w, (s, e) in zip(windows, logits, strict=True)]
     decoded = decode_example(window_logits, [context], decode_options(settings))
     reports, candidates = [], []
     for index, (window, wl) in enumerate(zip(windows, window_logits, strict=True)):
-        tokens = reader.tokenizer.convert_ids_to_tokens(window.input_ids.tolist())
+        tokens = tokenizer.convert_ids_to_tokens(window.input_ids.tolist())
         sequence_ids = [
-            1 if m else (None if t in reader.tokenizer.all_special_tokens else 0)
+            1 if m else (None if t in tokenizer.special_tokens else 0)
             for t, m in zip(tokens, window.context_mask, strict=True)
         ]
         context_positions = np.flatnonzero(window.context_mask)

@@ -14,15 +14,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spanqa.errors import InputError, ModelFolderError
+from spanqa.errors import InputError
 from spanqa.settings import ReaderSettings
+from spanqa.tokenization import span_tokenizer
 
 
 @dataclass(frozen=True)
 class Window:
     example_index: int  # which (question, context) pair this window belongs to
     input_ids: np.ndarray  # [L] int64
-    token_type_ids: np.ndarray | None  # [L] int64, None for models without segment ids
+    token_type_ids: np.ndarray | None  # [L] int64 segment ids (the runtime drops them for models without)
     context_mask: np.ndarray  # [L] bool, True on context tokens
     offsets: np.ndarray  # [L, 2] int64 character span of each token in the context (0, 0 elsewhere)
     word_offsets: np.ndarray  # [L, 2] int64 character span of the word around each context token
@@ -35,20 +36,12 @@ class Window:
         return int(self.input_ids.shape[0])
 
 
-def check_fast_tokenizer(tokenizer: object) -> None:
-    if not getattr(tokenizer, "is_fast", False):
-        raise ModelFolderError(
-            "the model's tokenizer is a slow (Python) tokenizer; spanqa needs a fast tokenizer for character "
-            "offsets: add a tokenizer.json to the model folder (save it with a fast tokenizer)"
-        )
-
-
 def truncate_questions(tokenizer, questions: Sequence[str], max_question_len: int) -> list[str]:
     """Strip questions and cut those longer than `max_question_len` tokens at a token boundary."""
     stripped = [q.strip() for q in questions]
-    encoded = tokenizer(stripped, add_special_tokens=False, return_offsets_mapping=True)
     truncated = []
-    for question, offsets in zip(stripped, encoded["offset_mapping"], strict=True):
+    for question, encoding in zip(stripped, span_tokenizer(tokenizer).encode_questions(stripped), strict=True):
+        offsets = encoding.offsets
         if len(offsets) > max_question_len:
             # A character the tokenizer splits into several tokens (Hangul under NFD) can straddle the
             # limit; cutting after it would leave more than max_question_len tokens and make the
@@ -104,9 +97,7 @@ def encode_windows(
     A window's label is the answer's start/end token when the whole answer lies in its
     context, otherwise its CLS position (as for unanswerable questions, span None).
     """
-    check_fast_tokenizer(tokenizer)
-    if tokenizer.padding_side != "right":
-        raise ModelFolderError("spanqa supports tokenizers that put the question first (padding_side='right')")
+    tokenizer = span_tokenizer(tokenizer)
     questions = truncate_questions(tokenizer, questions, settings.max_question_len)
     room = settings.max_seq_len - settings.max_question_len - tokenizer.num_special_tokens_to_add(pair=True)
     if room <= settings.doc_stride:
@@ -114,30 +105,19 @@ def encode_windows(
             f"max_question_len={settings.max_question_len} leaves {room} context tokens per window, not more "
             f"than doc_stride={settings.doc_stride}: lower max_question_len or doc_stride"
         )
-    encoded = tokenizer(
-        list(questions),
-        list(contexts),
-        truncation="only_second",
-        max_length=settings.max_seq_len,
-        stride=settings.doc_stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-        padding=False,
-    )
-    has_segments = "token_type_ids" in tokenizer.model_input_names and "token_type_ids" in encoded
     windows = []
-    for w, example_index in enumerate(encoded["overflow_to_sample_mapping"]):
-        input_ids = np.asarray(encoded["input_ids"][w], dtype=np.int64)
-        sequence_ids = encoded.sequence_ids(w)
+    for example_index, encoding in tokenizer.encode_pairs(
+        questions, contexts, settings.max_seq_len, settings.doc_stride
+    ):
+        input_ids = np.asarray(encoding.ids, dtype=np.int64)
+        sequence_ids = encoding.sequence_ids
         context_mask = np.array([s == 1 for s in sequence_ids], dtype=bool)
-        offsets = np.asarray(encoded["offset_mapping"][w], dtype=np.int64).reshape(-1, 2)
+        offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
         offsets[~context_mask] = 0
-        word_offsets = _word_offsets(offsets, encoded.word_ids(w), sequence_ids)
+        word_offsets = _word_offsets(offsets, encoding.word_ids, sequence_ids)
         word_offsets[~context_mask] = 0
-        cls_positions = (
-            np.flatnonzero(input_ids == tokenizer.cls_token_id) if tokenizer.cls_token_id is not None else []
-        )
-        cls_index = int(cls_positions[0]) if len(cls_positions) else 0
+        cls_positions = np.flatnonzero(input_ids == tokenizer.cls_token_id)
+        cls_index = int(cls_positions[0]) if tokenizer.cls_token_id is not None and cls_positions.size else 0
         start_label = end_label = cls_index
         if answer_char_spans is not None:
             span = answer_char_spans[example_index]
@@ -149,7 +129,7 @@ def encode_windows(
             Window(
                 example_index=int(example_index),
                 input_ids=input_ids,
-                token_type_ids=np.asarray(encoded["token_type_ids"][w], dtype=np.int64) if has_segments else None,
+                token_type_ids=np.asarray(encoding.type_ids, dtype=np.int64),
                 context_mask=context_mask,
                 offsets=offsets,
                 word_offsets=word_offsets,

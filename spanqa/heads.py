@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -51,6 +52,8 @@ class SpanModel(nn.Module):
     def __init__(self, backbone: nn.Module, head: str) -> None:
         super().__init__()
         self.head_type = head
+        # DistilBERT and friends take no segment ids; the tokenizer makes them for every model.
+        self.accepts_token_type_ids = "token_type_ids" in inspect.signature(backbone.forward).parameters
         if head == "linear":
             self.qa = backbone  # an AutoModelForQuestionAnswering
         else:
@@ -71,7 +74,7 @@ class SpanModel(nn.Module):
         start_positions: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
+        if token_type_ids is not None and self.accepts_token_type_ids:
             inputs["token_type_ids"] = token_type_ids
         if self.head_type == "linear":
             output = self.qa(**inputs)

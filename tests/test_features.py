@@ -12,7 +12,6 @@ import pytest
 from spanqa.errors import ModelFolderError
 from spanqa.features import (
     Window,
-    check_fast_tokenizer,
     encode_windows,
     length_sorted_batches,
     pad_windows,
@@ -311,11 +310,19 @@ def test_length_sorted_batches_of_nothing() -> None:
 
 # ------------------------------------------------------------------ tokenizer checks
 def test_slow_tokenizers_are_refused() -> None:
+    from spanqa.tokenization import span_tokenizer
+
     with pytest.raises(ModelFolderError, match="fast tokenizer"):
-        check_fast_tokenizer(SimpleNamespace(is_fast=False))
+        span_tokenizer(SimpleNamespace(is_fast=False))
 
 
-def test_left_padding_tokenizers_are_refused(tokenizer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tokenizer, "padding_side", "left")
-    with pytest.raises(ModelFolderError, match="padding_side"):
-        encode_windows(tokenizer, ["q"], ["c"], SMALL)
+def test_tokenizer_from_folder_matches_the_transformers_one(tokenizer, tiny_model_dir) -> None:
+    from spanqa.tokenization import SpanTokenizer
+
+    plain = SpanTokenizer.from_folder(tiny_model_dir)
+    assert plain.cls_token_id == tokenizer.cls_token_id and plain.pad_token_id == tokenizer.pad_token_id
+    ours = encode_windows(plain, ["What is it about?"], [LONG_CONTEXT], SMALL)
+    theirs = encode_windows(tokenizer, ["What is it about?"], [LONG_CONTEXT], SMALL)
+    assert len(ours) == len(theirs) > 1
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.input_ids.tolist() == b.input_ids.tolist() and a.offsets.tolist() == b.offsets.tolist()
