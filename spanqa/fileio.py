@@ -10,6 +10,17 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def make_permissions_normal(path: Path) -> None:
+    """mkstemp/mkdtemp create private (0600/0700) entries; give them the usual umask-based mode."""
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~_umask())
+
+
 def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], None]) -> None:
     """Call `write(tmp_path)`, then rename the finished file onto `path`.
 
@@ -25,6 +36,7 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
         write(tmp_path)
         with open(tmp_path, "rb") as handle:
             os.fsync(handle.fileno())
+        make_permissions_normal(tmp_path)
         os.replace(tmp_path, destination)
     except BaseException:
         tmp_path.unlink(missing_ok=True)

@@ -94,6 +94,7 @@ def load_model(
     path: str | os.PathLike[str] | None = None, *, head: str | None = None, for_training: bool = False
 ) -> LoadedModel:
     """Load a model folder. With `for_training`, an encoder without a span head gets a fresh one."""
+    import torch
     from transformers import AutoModel, AutoModelForQuestionAnswering
     from transformers.utils import logging as hf_logging
 
@@ -107,10 +108,13 @@ def load_model(
     previous = _quiet_transformers()
     try:
         if head_type == "linear":
-            backbone, loading = AutoModelForQuestionAnswering.from_pretrained(resolved, output_loading_info=True)
+            # Weights may be stored in fp16 (the shipped model is); compute in fp32 (or bf16 autocast).
+            backbone, loading = AutoModelForQuestionAnswering.from_pretrained(
+                resolved, output_loading_info=True, dtype=torch.float32
+            )
             fresh_head = any("qa_outputs" in key for key in loading.get("missing_keys", []))
         else:
-            backbone = AutoModel.from_pretrained(resolved)
+            backbone = AutoModel.from_pretrained(resolved, dtype=torch.float32)
             fresh_head = not (Path(resolved) / POINTER_HEAD_FILE).exists()
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise ModelFolderError(f"cannot load model weights from {resolved}: {error}") from error
@@ -125,7 +129,8 @@ def load_model(
     if head_type == "pointer" and not fresh_head:
         from safetensors.torch import load_file
 
-        model.pointer.load_state_dict(load_file(str(Path(resolved) / POINTER_HEAD_FILE)))
+        head_state = load_file(str(Path(resolved) / POINTER_HEAD_FILE))
+        model.pointer.load_state_dict({name: tensor.float() for name, tensor in head_state.items()})
     if not has_spanqa_file:
         logging.getLogger(__name__).debug("no %s in %s: using reader defaults", SETTINGS_FILE, resolved)
     model.eval()
@@ -144,7 +149,7 @@ def save_model(
     """
     from safetensors.torch import save_file
 
-    from spanqa.fileio import write_json_atomic
+    from spanqa.fileio import make_permissions_normal, write_json_atomic
 
     destination = Path(folder)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +171,8 @@ def save_model(
         backbone.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         write_json_atomic(staging / SETTINGS_FILE, model_info_payload(info))
+        for path in [staging, *staging.iterdir()]:
+            make_permissions_normal(path)
         if keep_other_files:
             _move_files_into(staging, destination)
         else:

@@ -1,0 +1,53 @@
+"""Copy a trained model into the package as the default model (fp16 weights, no optimiser state).
+
+    python scripts/ship_default_model.py ../spanqa-train/default-minilm
+
+writes spanqa/models/default/: config.json, model.safetensors (fp16), the tokenizer files and
+spanqa.json with the reader defaults and the shipped no-answer threshold. MODEL_CARD.md in
+that folder is written by hand from the commands it quotes, and is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from spanqa.modelio import DEFAULT_MODEL_DIR, load_model, save_model
+from spanqa.settings import ModelInfo, ReaderSettings
+
+# Chosen without looking at any dev file: answer "no answer" when the reader finds it more likely
+# than all answer spans together (the Bayes decision for 0/1 loss).
+SHIPPED_NULL_THRESHOLD = 0.5
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("trained", type=Path, help="model folder written by spanqa train")
+    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)
+    args = parser.parse_args()
+
+    loaded = load_model(args.trained)
+    training = loaded.info.extra.get("training", {})
+    reader = ReaderSettings(null_threshold=SHIPPED_NULL_THRESHOLD)  # inference defaults: 384 / 128 / 64 / 30
+    info = ModelInfo(
+        head=loaded.info.head,
+        settings=reader,
+        extra={"name": "spanqa-minilm-l6-squad", "training": training, "model_card": "MODEL_CARD.md"},
+    )
+    card = args.out / "MODEL_CARD.md"
+    kept_card = None
+    if card.exists():
+        kept_card = Path(tempfile.mkdtemp()) / "MODEL_CARD.md"
+        shutil.copy2(card, kept_card)
+    save_model(loaded.model, loaded.tokenizer, info, args.out, dtype=torch.float16)
+    if kept_card is not None:
+        shutil.copy2(kept_card, card)
+    print(f"default model written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
