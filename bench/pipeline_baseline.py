@@ -38,6 +38,7 @@ def main() -> int:
     parser.add_argument("--doc-stride", type=int, default=128)
     parser.add_argument("--max-question-len", type=int, default=64)
     parser.add_argument("--max-answer-len", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's).")
     args = parser.parse_args()
 
     warnings.simplefilter("ignore")
@@ -47,6 +48,8 @@ def main() -> int:
     from transformers import pipeline
 
     transformers.logging.set_verbosity_error()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     with open(args.questions, encoding="utf-8") as handle:
         questions = json.load(handle)
     settings = {

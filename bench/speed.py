@@ -386,6 +386,8 @@ def run_baseline(model: Path, examples, dataset, settings, args, work: Path) -> 
         "--doc-stride", str(settings.doc_stride), "--max-question-len", str(settings.max_question_len),
         "--max-answer-len", str(settings.max_answer_len),
     ]  # fmt: skip
+    if args.threads is not None:
+        command += ["--threads", str(args.threads)]
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     done = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
     if done.returncode != 0:

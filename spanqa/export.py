@@ -11,8 +11,10 @@ ONNX Runtime without being told. Steps, each checked:
 2. ONNX Runtime's transformer optimiser fuses attention (exported in its eager form, which the
    optimiser recognises), embeddings + LayerNorm, bias + GELU and skip + LayerNorm for BERT-like
    encoders; the fused graph is kept only when its logits still match torch's.
-3. With int8: dynamic quantisation (QInt8 weights, activations quantised per batch at run time);
-   the span head stays fp32 (it is a tiny share of the work and the most sensitive to rounding).
+3. With int8: dynamic quantisation (QInt8 weights, one scale per output channel; activations
+   quantised per batch at run time); the span head stays fp32 (a tiny share of the work, and the
+   most sensitive to rounding). Per-channel scales cost nothing in speed and kept answers closer to
+   fp32 (88% identical answers vs 73% per-tensor, on a partly trained MiniLM, 300 dev questions).
 4. The fp32 ONNX logits are compared with torch's on real windows (max |difference| over the
    positions of real tokens); a model that differs by more than `tolerance` is not written.
 
@@ -78,7 +80,7 @@ def export_onnx(
     overwrite: bool = False,
     tolerance: float = 1e-3,
     keep_fp32: tuple[str, ...] = KEEP_FP32,
-    per_channel: bool = False,
+    per_channel: bool = True,
 ) -> ExportResult:
     """Write an ONNX model folder for `model_dir` to `out_dir` (see the module docstring)."""
     from spanqa.modelio import load_model
@@ -123,7 +125,8 @@ def export_onnx(
             agreement = _argmax_agreement(quantized, expected, check_batch)
             fp32_path.unlink()
             onnx_file = ONNX_FILES["int8"]
-        _write_folder_files(loaded, staging, onnx_file, optimized, max_abs_diff, Path(model_dir))
+        quantization = {"weights": "QInt8", "per_channel": per_channel, "kept_fp32": list(keep_fp32)} if int8 else None
+        _write_folder_files(loaded, staging, onnx_file, optimized, max_abs_diff, Path(model_dir), quantization)
         size = (staging / onnx_file).stat().st_size
         _swap_in(staging, destination)
     except BaseException:
@@ -303,7 +306,7 @@ def quantize_int8(
     source: str | os.PathLike[str],
     target: str | os.PathLike[str],
     keep_fp32: tuple[str, ...] = KEEP_FP32,
-    per_channel: bool = False,
+    per_channel: bool = True,
 ) -> list[str]:
     """Dynamic int8 quantisation (QInt8 weights); nodes whose name holds a `keep_fp32` fragment stay fp32.
 
@@ -327,7 +330,9 @@ def quantize_int8(
     return excluded
 
 
-def _write_folder_files(loaded, staging: Path, onnx_file: str, optimized: bool, max_abs_diff: float, source: Path):
+def _write_folder_files(
+    loaded, staging: Path, onnx_file: str, optimized: bool, max_abs_diff: float, source: Path, quantization
+) -> None:
     from spanqa.settings import SETTINGS_FILE, model_info_payload
 
     loaded.tokenizer.save_pretrained(staging)
@@ -339,6 +344,7 @@ def _write_folder_files(loaded, staging: Path, onnx_file: str, optimized: bool, 
         "opset": OPSET,
         "optimized": optimized,
         "fp32_max_abs_diff_vs_torch": max_abs_diff,
+        "int8_quantization": quantization,
     }
     extra = {**loaded.info.extra, "backend": "onnx", "precision": precision, "onnx_export": export_record}
     payload = model_info_payload(type(loaded.info)(loaded.info.head, loaded.info.settings, extra))

@@ -176,6 +176,8 @@ class Reader:
     def save(self, folder: str | os.PathLike[str]) -> None:
         from spanqa.modelio import save_model
 
+        if not hasattr(self.runtime, "model"):
+            raise InputError("this reader runs an exported ONNX model: copy its folder instead of saving it")
         save_model(self.runtime.model, self.tokenizer, self.info, folder)
 
 

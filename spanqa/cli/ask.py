@@ -45,8 +45,8 @@ def ask(
     max_seq_len: Annotated[int | None, typer.Option(help="Tokens per window.")] = None,
     doc_stride: Annotated[int | None, typer.Option(help="Overlap between windows, in tokens.")] = None,
     max_question_len: Annotated[int | None, typer.Option(help="Questions are cut to this many tokens.")] = None,
-    backend: BackendOption = "torch",
-    precision: PrecisionOption = "fp32",
+    backend: BackendOption = "auto",
+    precision: PrecisionOption = "auto",
 ) -> None:
     """Answer QUESTION from a context; prints the answer, its score and where it stands."""
     if top_k < 1:

@@ -13,8 +13,12 @@ ModelOption = Annotated[
     str | None,
     typer.Option("--model", "-m", help="Model folder (default: the model shipped with spanqa)."),
 ]
-BackendOption = Annotated[str, typer.Option(help="Inference backend: torch or onnx.")]
-PrecisionOption = Annotated[str, typer.Option(help="fp32, bf16 (torch) or int8 (onnx).")]
+BackendOption = Annotated[
+    str, typer.Option(help="Inference backend: torch, onnx, or auto (an ONNX model folder runs on onnx).")
+]
+PrecisionOption = Annotated[
+    str, typer.Option(help="fp32, bf16 (torch), int8 (onnx), or auto (int8 when the ONNX folder has it).")
+]
 
 
 def read_text_file(path: Path, what: str) -> str:

@@ -132,8 +132,8 @@ def evaluate(
     html: Annotated[Path | None, typer.Option("--html", help="Write the HTML report (plots included) here.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="With --model: questions per batch.")] = 32,
     worst: Annotated[int, typer.Option("--worst", min=0, help="Rows in the report's worst-misses table.")] = 20,
-    backend: BackendOption = "torch",
-    precision: PrecisionOption = "fp32",
+    backend: BackendOption = "auto",
+    precision: PrecisionOption = "auto",
 ) -> None:
     """Score predictions with the official SQuAD v1.1 / v2.0 metrics and write a report.
 

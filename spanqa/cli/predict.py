@@ -29,8 +29,8 @@ def predict(
             help="Allow 'no answer' (written as \"\"); default: the model folder's setting.",
         ),
     ] = None,
-    backend: BackendOption = "torch",
-    precision: PrecisionOption = "fp32",
+    backend: BackendOption = "auto",
+    precision: PrecisionOption = "auto",
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Hide the progress bar.")] = False,
 ) -> None:
     """Answer every question of DATA and write a predictions file (plus n-best and no-answer odds)."""

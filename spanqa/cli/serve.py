@@ -53,8 +53,8 @@ def serve(
         int | None,
         typer.Option(help="Largest request body, in bytes (default: room for one maximal context, at least 8 MiB)."),
     ] = None,
-    backend: BackendOption = "torch",
-    precision: PrecisionOption = "fp32",
+    backend: BackendOption = "auto",
+    precision: PrecisionOption = "auto",
     log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
 ) -> None:

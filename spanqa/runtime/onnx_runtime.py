@@ -157,27 +157,20 @@ def _import_onnxruntime() -> Any:
     return onnxruntime
 
 
-def _load_tokenizer_without_torch(folder: Path):
-    """The folder's tokenizer class, imported from its own module: AutoTokenizer imports torch (seconds
-    of start-up the onnx backend does not need). None when that fails; the caller falls back."""
-    import importlib
-    import json
+def _load_tokenizer(folder: Path):
+    """The `tokenizers`-only tokenizer when the folder has a tokenizer.json (milliseconds, no transformers
+    and no torch import: most of the onnx backend's start-up); transformers' AutoTokenizer otherwise."""
+    if (folder / "tokenizer.json").is_file():
+        from spanqa.tokenization import SpanTokenizer
 
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        tokenizer_config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
-        model_type = str(config["model_type"]).replace("-", "_")
-        class_name = str(tokenizer_config["tokenizer_class"])
-        module = importlib.import_module(f"transformers.models.{model_type}.tokenization_{model_type}")
-        tokenizer = getattr(module, class_name).from_pretrained(str(folder))
-    except Exception:  # any surprise: the AutoTokenizer path loads it (or says what is wrong)
-        return None
-    return tokenizer if getattr(tokenizer, "is_fast", False) else None
+        return SpanTokenizer.from_folder(folder)
+    from spanqa.modelio import load_tokenizer
+
+    return load_tokenizer(str(folder))
 
 
 def load_onnx_reader_parts(path: str | os.PathLike[str] | None, precision: str = "auto", threads: int | None = None):
     """(runtime, tokenizer, info, folder) of the ONNX model in `path` for `Reader`."""
-    from spanqa.modelio import load_tokenizer
     from spanqa.settings import read_model_info
 
     folder = _local_folder(path)
@@ -204,6 +197,6 @@ def load_onnx_reader_parts(path: str | os.PathLike[str] | None, precision: str =
             f"or pass --precision {next(iter(available))}"
         )
     info = read_model_info(folder)
-    tokenizer = _load_tokenizer_without_torch(folder) or load_tokenizer(str(folder))
+    tokenizer = _load_tokenizer(folder)
     runtime = OnnxRuntime(available[precision], precision=precision, threads=threads)
     return runtime, tokenizer, info, folder
