@@ -2,9 +2,11 @@
 
     python scripts/ship_default_model.py ../spanqa-train/default-minilm
 
-writes spanqa/models/default/: config.json, model.safetensors (fp16), the tokenizer files and
-spanqa.json with the reader defaults and the shipped no-answer threshold. MODEL_CARD.md in
-that folder is written by hand from the commands it quotes, and is kept.
+writes spanqa/models/default/: config.json, model.safetensors (fp16, for the torch backend and for
+fine-tuning), model.int8.onnx (dynamic int8, what `Reader.load()` runs by default on a CPU: it
+starts without importing torch), the tokenizer files and spanqa.json with the reader defaults
+and the shipped no-answer threshold. MODEL_CARD.md in that folder is written by hand from the
+commands it quotes, and is kept.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from pathlib import Path
 
 import torch
 
+from spanqa.export import export_onnx
 from spanqa.modelio import DEFAULT_MODEL_DIR, load_model, save_model
+from spanqa.runtime.onnx_runtime import ONNX_FILES
 from spanqa.settings import ModelInfo, ReaderSettings
 
 # Chosen without looking at any dev file: answer "no answer" when the reader finds it more likely
@@ -46,6 +50,11 @@ def main() -> None:
     save_model(loaded.model, loaded.tokenizer, info, args.out, dtype=torch.float16)
     if kept_card is not None:
         shutil.copy2(kept_card, card)
+    # The int8 export is checked against the fp32 torch logits of the trained model itself.
+    with tempfile.TemporaryDirectory() as tmp:
+        result = export_onnx(args.trained, Path(tmp) / "onnx", int8=True)
+        print(f"int8 export: {result}")
+        shutil.copy2(Path(tmp) / "onnx" / ONNX_FILES["int8"], args.out / ONNX_FILES["int8"])
     print(f"default model written to {args.out}")
 
 

@@ -24,6 +24,20 @@ SQUAD_V1_SMALL = FIXTURES / "squad-v1.1-dev-small.json"
 SQUAD_V2_SMALL = FIXTURES / "squad-v2.0-dev-small.json"
 
 
+def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the `spanqa` command line in this process: (exit code, stdout, stderr)."""
+    from spanqa.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["spanqa", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 2-layer random BERT with a linear span head, saved as a spanqa model folder."""

@@ -33,16 +33,6 @@ class TtyStdin(io.StringIO):
         return True
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def reader(tiny_model_dir: Path) -> Reader:
     return Reader.load(tiny_model_dir)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_main
 
 from spanqa.metrics import squad_metrics
 
@@ -37,20 +38,6 @@ def gold_predictions(path: Path) -> dict[str, str]:
 def write_json(path: Path, payload: Any) -> Path:
     path.write_text(json.dumps(payload), encoding="utf-8")
     return path
-
-
-def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the real entry point in this process: (exit code, stdout, stderr)."""
-    from spanqa.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["spanqa", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def run_process(*args: str) -> subprocess.CompletedProcess[str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_main
 
 from spanqa.errors import ConfigError, InputError, ModelFolderError
 from spanqa.reader import Reader
@@ -170,19 +171,6 @@ def test_export_refuses_to_write_over_its_source(tiny_model_dir):
 
 
 # ---------------------------------------------------------------------------- CLI
-def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    from spanqa.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["spanqa", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def test_cli_export_happy_path(tiny_model_dir, tmp_path, monkeypatch, capsys):
     out = tmp_path / "tiny-int8"
     code, stdout, stderr = run_main(monkeypatch, capsys, "export", str(tiny_model_dir), "--onnx", str(out), "--int8")

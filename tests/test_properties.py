@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -43,16 +42,6 @@ window_settings = st.sampled_from(
         {"max_seq_len": 64, "doc_stride": 0, "max_question_len": 16, "max_answer_len": 5},
     ]
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @settings(max_examples=60, deadline=None)

@@ -25,17 +25,6 @@ SMALL_WINDOWS = {"max_seq_len": 64, "doc_stride": 16, "max_question_len": 16}
 LONG_CONTEXT = " ".join(f"Sentence {i} is about item{i} from town{i}." for i in range(50))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The tiny models run faster on one thread than on two cores shared with other jobs."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def pointer_reader(tiny_pointer_model_dir: Path) -> Reader:
     return Reader.load(tiny_pointer_model_dir)

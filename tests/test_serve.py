@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_main
 from fastapi.testclient import TestClient
 
 from spanqa.errors import InputError
@@ -368,19 +368,6 @@ def test_stop_drains_the_queue_then_refuses_new_work():
 
 
 # ---------------------------------------------------------------------- CLI
-def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    from spanqa.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["spanqa", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def test_cli_help(monkeypatch, capsys):
     code, out, _ = run_main(monkeypatch, capsys, "serve", "--help")
     assert code == 0
