@@ -54,28 +54,36 @@ class Reader:
         backend: str = "auto",
         precision: str = "auto",
         device: str = "cpu",
+        threads: int | None = None,
         **settings: Any,
     ) -> Reader:
         """Load a question-answering model folder (None: the default model shipped with spanqa).
 
         `backend` is "torch", "onnx" or "auto"; `precision` "fp32", "bf16" (torch), "int8" (onnx) or
         "auto" (see spanqa.runtime.onnx_runtime.resolve_backend: an ONNX folder runs on onnx).
-        Keyword `settings` override the folder's reader defaults (see ReaderSettings).
+        `threads` sets the CPU threads of the model (None: the runtime's default). Keyword
+        `settings` override the folder's reader defaults (see ReaderSettings).
         """
         from spanqa.runtime.onnx_runtime import resolve_backend
 
         backend, precision = resolve_backend(path, backend, precision)
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise InputError(f"threads must be a positive integer, got {threads!r}")
         if backend == "onnx":
             from spanqa.runtime.onnx_runtime import load_onnx_reader_parts
 
             if device != "cpu":
                 raise InputError(f"the onnx backend runs on the CPU only, not {device!r}: use backend 'torch'")
-            runtime, tokenizer, info, folder = load_onnx_reader_parts(path, precision)
+            runtime, tokenizer, info, folder = load_onnx_reader_parts(path, precision, threads=threads)
         elif backend == "torch":
             from spanqa.modelio import load_model
             from spanqa.runtime.torch_runtime import TorchRuntime
 
             loaded = load_model(path)
+            if threads is not None:
+                import torch
+
+                torch.set_num_threads(threads)
             runtime = TorchRuntime(loaded.model, precision=precision, device=device)
             tokenizer, info, folder = loaded.tokenizer, loaded.info, loaded.path
         else:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from spanqa.cli import app
-from spanqa.cli.common import BackendOption, ModelOption, PrecisionOption, load_reader, read_text_file
+from spanqa.cli.common import BackendOption, ModelOption, PrecisionOption, ThreadsOption, load_reader, read_text_file
 from spanqa.errors import InputError
 from spanqa.reader_inputs import check_text
 
@@ -47,6 +47,7 @@ def ask(
     max_question_len: Annotated[int | None, typer.Option(help="Questions are cut to this many tokens.")] = None,
     backend: BackendOption = "auto",
     precision: PrecisionOption = "auto",
+    threads: ThreadsOption = None,
 ) -> None:
     """Answer QUESTION from a context; prints the answer, its score and where it stands."""
     if top_k < 1:
@@ -59,6 +60,7 @@ def ask(
         model,
         backend,
         precision,
+        threads,
         max_answer_len=max_answer_len,
         max_seq_len=max_seq_len,
         doc_stride=doc_stride,

@@ -11,7 +11,7 @@ from spanqa.errors import InputError
 
 ModelOption = Annotated[
     str | None,
-    typer.Option("--model", "-m", help="Model folder (default: the model shipped with spanqa)."),
+    typer.Option("--model", "-m", help="Model folder (default, or 'default': the model shipped with spanqa)."),
 ]
 BackendOption = Annotated[
     str, typer.Option(help="Inference backend: torch, onnx, or auto (an ONNX model folder runs on onnx).")
@@ -34,7 +34,14 @@ def read_text_file(path: Path, what: str) -> str:
         raise InputError(f"{what} {path} cannot be read: {error.strerror}") from error
 
 
-def load_reader(model: str | None, backend: str, precision: str, **settings):
+ThreadsOption = Annotated[int | None, typer.Option(help="CPU threads for the model (default: all cores).")]
+DEFAULT_MODEL_NAME = "default"
+
+
+def load_reader(model: str | None, backend: str, precision: str, threads: int | None = None, **settings):
+    """The reader for --model; "default" (or nothing) is the model shipped with spanqa."""
     from spanqa.reader import Reader
 
-    return Reader.load(model, backend=backend, precision=precision, **settings)
+    if model == DEFAULT_MODEL_NAME and not Path(model).exists():
+        model = None
+    return Reader.load(model, backend=backend, precision=precision, threads=threads, **settings)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from spanqa.cli import app
-from spanqa.cli.common import BackendOption, PrecisionOption
+from spanqa.cli.common import BackendOption, PrecisionOption, ThreadsOption
 from spanqa.data.squad import examples_from_squad, load_squad_json, write_predictions
 from spanqa.errors import InputError
 from spanqa.metrics import SquadEvaluation, detect_version, evaluate_squad, load_na_probs_file, load_predictions_file
@@ -45,7 +45,7 @@ def _check_arguments(
 
 
 def _predict_with_model(
-    dataset: Mapping[str, Any], model: Path, batch_size: int, backend: str, precision: str
+    dataset: Mapping[str, Any], model: Path, batch_size: int, backend: str, precision: str, threads: int | None
 ) -> tuple[dict[str, str], dict[str, float], dict[str, float]]:
     """(predictions, no-answer probabilities, best-answer scores) of the reader at `model`.
 
@@ -54,7 +54,7 @@ def _predict_with_model(
     from spanqa.cli.common import load_reader  # torch and transformers load only on this path
 
     examples = examples_from_squad(dataset)
-    reader = load_reader(str(model), backend, precision)
+    reader = load_reader(str(model), backend, precision, threads)
     results = reader.predict(
         examples,
         batch_size=batch_size,
@@ -134,6 +134,7 @@ def evaluate(
     worst: Annotated[int, typer.Option("--worst", min=0, help="Rows in the report's worst-misses table.")] = 20,
     backend: BackendOption = "auto",
     precision: PrecisionOption = "auto",
+    threads: ThreadsOption = None,
 ) -> None:
     """Score predictions with the official SQuAD v1.1 / v2.0 metrics and write a report.
 
@@ -147,7 +148,7 @@ def evaluate(
     answer_scores: dict[str, float] | None = None
     sources = {"data": str(data)}
     if model is not None:
-        preds, probs, answer_scores = _predict_with_model(dataset, model, batch_size, backend, precision)
+        preds, probs, answer_scores = _predict_with_model(dataset, model, batch_size, backend, precision, threads)
         if predictions_out is not None:
             write_predictions(predictions_out, preds)
         # v1.1 has no unanswerable questions, and the official v1.1 script no probabilities

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from spanqa.cli import app
-from spanqa.cli.common import BackendOption, ModelOption, PrecisionOption, load_reader
+from spanqa.cli.common import BackendOption, ModelOption, PrecisionOption, ThreadsOption, load_reader
 
 
 @app.command(epilog="Example: spanqa predict dev-v1.1.json --out predictions.json --nbest nbest.json")
@@ -31,6 +31,7 @@ def predict(
     ] = None,
     backend: BackendOption = "auto",
     precision: PrecisionOption = "auto",
+    threads: ThreadsOption = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Hide the progress bar.")] = False,
 ) -> None:
     """Answer every question of DATA and write a predictions file (plus n-best and no-answer odds)."""
@@ -40,7 +41,7 @@ def predict(
     if top_k < 1:
         raise InputError(f"--top-k must be at least 1, got {top_k}")
     examples = load_squad(data)
-    reader = load_reader(model, backend, precision)
+    reader = load_reader(model, backend, precision, threads)
     predictions = reader.predict(
         examples,
         batch_size=batch_size,

@@ -1,0 +1,88 @@
+"""Quality of the default model shipped inside the package (no download, no ../shared)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import SQUAD_V1_SMALL, SQUAD_V2_SMALL
+
+from spanqa.modelio import DEFAULT_MODEL_DIR
+
+pytestmark = [
+    pytest.mark.quality,
+    pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "config.json").exists(), reason="no default model is shipped"),
+]
+
+# Floors a few points under what the shipped model scores on the fixtures (see MODEL_CARD.md),
+# so a broken model, tokenizer or decoder fails, while small retraining changes do not.
+V1_FIXTURE_F1_FLOOR = 60.0
+V1_FIXTURE_EM_FLOOR = 45.0
+README_QUESTION = "Which team won Super Bowl 50?"
+README_CONTEXT = (
+    "The American Football Conference (AFC) champion Denver Broncos defeated the National Football Conference "
+    "(NFC) champion Carolina Panthers 24–10 to earn their third Super Bowl title."
+)
+
+
+@pytest.fixture(scope="module")
+def default_reader():
+    from spanqa.reader import Reader
+
+    return Reader.load()
+
+
+def test_default_model_scores_above_its_floor_on_squad_v1_fixture(default_reader):
+    from spanqa.data import load_squad, load_squad_json
+    from spanqa.metrics import squad_metrics
+
+    predictions = default_reader.predict(load_squad(SQUAD_V1_SMALL), batch_size=16)
+    metrics = squad_metrics(load_squad_json(SQUAD_V1_SMALL), {p.example_id: p.best_text for p in predictions})
+    assert metrics["f1"] >= V1_FIXTURE_F1_FLOOR, metrics
+    assert metrics["exact"] >= V1_FIXTURE_EM_FLOOR, metrics
+
+
+def test_default_model_prefers_no_answer_on_unanswerable_questions(default_reader):
+    from spanqa.data import load_squad
+
+    examples = load_squad(SQUAD_V2_SMALL)
+    predictions = default_reader.predict(examples, batch_size=16)
+    impossible = {e.id for e in examples if e.is_impossible}
+    mean_null = {
+        kind: sum(p.no_answer_probability for p in predictions if (p.example_id in impossible) == kind)
+        / sum((p.example_id in impossible) == kind for p in predictions)
+        for kind in (True, False)
+    }
+    # P(no answer) must separate the two kinds of question, even if the threshold is imperfect
+    assert mean_null[True] > mean_null[False] + 0.1, mean_null
+
+
+def test_readme_command_answers_offline_with_the_default_model():
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "spanqa", "ask", "-q", README_QUESTION, "-c", README_CONTEXT, "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    [answer] = json.loads(result.stdout)
+    assert answer["answer"] == "Denver Broncos"
+    assert README_CONTEXT[answer["start"] : answer["end"]] == "Denver Broncos"
+
+
+def test_default_model_runs_without_importing_torch():
+    """The shipped int8 ONNX model is what `auto` picks on a CPU: start-up skips torch and transformers."""
+    code = (
+        "import sys; from spanqa import Reader; reader = Reader.load(); "
+        "reader.ask('Who?', 'Ada wrote it.'); "
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch was imported'; "
+        "print(reader.runtime.precision)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "int8"
