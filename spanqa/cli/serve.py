@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from spanqa.cli import app
-from spanqa.cli.common import BackendOption, ModelOption, PrecisionOption, load_reader
+from spanqa.cli.common import BackendOption, ModelOption, PrecisionOption, ThreadsOption, load_reader
 from spanqa.errors import InputError
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
@@ -55,6 +55,7 @@ def serve(
     ] = None,
     backend: BackendOption = "auto",
     precision: PrecisionOption = "auto",
+    threads: ThreadsOption = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
 ) -> None:
@@ -81,7 +82,7 @@ def serve(
         max_body_bytes=max_body_bytes,
     )
     # Load before binding: a bad --model is one error line, and the port opens only when ready.
-    reader = load_reader(model, backend, precision)
+    reader = load_reader(model, backend, precision, threads)
     api = create_app(reader, **dataclasses.asdict(limits))
     sock = _listen(host, port)
     config = uvicorn.Config(

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Scores the shipped default model on the full SQuAD dev sets with `spanqa evaluate` (official
+# metrics) and writes the reports quoted in README and MODEL_CARD.md to reports/default-model/.
+#   v1.1 dev, no-answer disabled: int8 ONNX (what `auto` runs) and torch fp32, side by side
+#   v2.0 dev: at the shipped null_threshold, and the best threshold the official search finds
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data="${SPANQA_DATA:-../shared/data/squad}"
+out=reports/default-model
+mkdir -p "$out"
+run() { local name=$1; shift; /usr/bin/time -f "$name: %e s wall" spanqa evaluate "$@" > "$out/$name.txt" 2>&1; }
+# two single-threaded runs side by side on a 2-core machine
+run dev-v1.1-int8 "$data/dev-v1.1.json" --model default --threads 1 --out "$out/dev-v1.1-int8.json" \
+  --html "$out/dev-v1.1-int8.html" --predictions-out "$out/dev-v1.1-int8.predictions.json" &
+run dev-v1.1-fp32 "$data/dev-v1.1.json" --model default --backend torch --precision fp32 --threads 1 \
+  --out "$out/dev-v1.1-fp32.json" --predictions-out "$out/dev-v1.1-fp32.predictions.json" &
+wait
+run dev-v2.0-int8 "$data/dev-v2.0.json" --model default --threads 2 --out "$out/dev-v2.0-int8.json" \
+  --html "$out/dev-v2.0-int8.html"
+tail -n 12 "$out"/*.txt
