@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 data="${SPANQA_DATA:-../shared/data/squad}"
 out=reports/default-model
 mkdir -p "$out"
-run() { local name=$1; shift; /usr/bin/time -f "$name: %e s wall" spanqa evaluate "$@" > "$out/$name.txt" 2>&1; }
+run() {  # keep the summary, drop the progress bar's redraws
+  local name=$1; shift
+  { /usr/bin/time -f "$name: %e s wall" spanqa evaluate "$@"; } 2>&1 | tr '\r' '\n' | grep -v '^predicting:' > "$out/$name.txt"
+}
 # two single-threaded runs side by side on a 2-core machine
 run dev-v1.1-int8 "$data/dev-v1.1.json" --model default --threads 1 --out "$out/dev-v1.1-int8.json" \
   --html "$out/dev-v1.1-int8.html" --predictions-out "$out/dev-v1.1-int8.predictions.json" &
