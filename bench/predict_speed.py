@@ -132,7 +132,9 @@ def main() -> None:
     if reader.info.head != "linear":
         parser.error("the baseline runs transformers' AutoModelForQuestionAnswering: pass a linear-head model")
     model_path = args.model or str(DEFAULT_MODEL_DIR)
-    baseline_model = AutoModelForQuestionAnswering.from_pretrained(model_path).eval()
+    # fp32 like the reader: transformers 5 would load a folder saved in fp16 (the default model) as
+    # fp16, whose matmuls are slow on a CPU and would flatter spanqa.
+    baseline_model = AutoModelForQuestionAnswering.from_pretrained(model_path, dtype=torch.float32).eval()
     tokenizer, settings = reader.tokenizer, reader.settings
 
     warmup = examples[: args.warmup]

@@ -227,9 +227,12 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("head", "optimizer"), [("pointer", "adamw"), ("linear", "adafactor")])
-def test_heads_and_optimisers_train_and_load(tmp_path, base_model, head, optimizer):
-    out = tmp_path / f"{head}-{optimizer}"
+@pytest.mark.parametrize(
+    ("head", "optimizer", "precision"),
+    [("pointer", "adamw", "fp32"), ("linear", "adafactor", "fp32"), ("linear", "adamw", "bf16")],
+)
+def test_heads_optimisers_and_precisions_train_and_load(tmp_path, base_model, head, optimizer, precision):
+    out = tmp_path / f"{head}-{optimizer}-{precision}"
     result = _run(
         _train_cmd(
             base_model,
@@ -242,6 +245,8 @@ def test_heads_and_optimisers_train_and_load(tmp_path, base_model, head, optimiz
             head,
             "--optimizer",
             optimizer,
+            "--precision",
+            precision,
             "--log-every",
             "1",
             "--lr",
