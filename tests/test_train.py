@@ -197,28 +197,9 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
     single = tmp_path / "single"
     assert _run(_train_cmd(base, single, *args, "--batch-size", "8")).returncode == 0
     double = tmp_path / "double"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        "29517",
-        "-m",
-        "spanqa",
-        "train",
-        "--base",
-        str(base),
-        "--train",
-        str(SQUAD_V1_SMALL),
-        "--out",
-        str(double),
-        *COMMON,
-        *args,
-        "--batch-size",
-        "4",
-    ]
+    # the same command under torchrun: `python -m torch.distributed.run ... -m spanqa train ...`
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"]
+    cmd = [*launcher, *_train_cmd(base, double, *args, "--batch-size", "4")[1:]]
     result = _run(cmd)
     assert result.returncode == 0, result.stderr[-3000:]
     one, two = _losses(single), _losses(double)
