@@ -47,6 +47,7 @@ class Phase:
     errors: dict[str, int] = field(default_factory=dict)
     first_answers: dict[int, str] = field(default_factory=dict)  # question index -> best answer text
     elapsed_s: float = 0.0
+    rss_kib: list[tuple[float, int]] = field(default_factory=list)  # (seconds into the load, server VmRSS)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -145,7 +146,12 @@ def stop_server(process: subprocess.Popen[bytes]) -> int | None:
 
 
 async def run_load(
-    base_url: str, questions: list[tuple[str, str]], clients: int, seconds: float, timeout: float
+    base_url: str,
+    questions: list[tuple[str, str]],
+    clients: int,
+    seconds: float,
+    timeout: float,
+    server_pid: int | None = None,
 ) -> Phase:
     import httpx
 
@@ -176,10 +182,26 @@ async def run_load(
                 answers = response.json()["answers"]
                 phase.first_answers.setdefault(index, answers[0]["answer"] if answers else "")
 
+        async def sample_memory() -> None:
+            # once a second, so a working set that settles can be told from one that keeps growing
+            while server_pid is not None and time.perf_counter() < deadline:
+                rss = memory_kib(server_pid).get("VmRSS")
+                if rss is not None:
+                    phase.rss_kib.append((time.perf_counter() - began, rss))
+                await asyncio.sleep(1.0)
+
         began = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(clients)))
+        await asyncio.gather(sample_memory(), *(client() for _ in range(clients)))
         phase.elapsed_s = time.perf_counter() - began
     return phase
+
+
+def _rss_at(phase: Phase, share: float) -> int | None:
+    """Server RSS at the last sample taken before `share` of the load had passed."""
+    if not phase.rss_kib:
+        return None
+    cutoff = phase.rss_kib[-1][0] * share
+    return [rss for seconds, rss in phase.rss_kib if seconds <= cutoff][-1]
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -258,6 +280,9 @@ def summarise(args: argparse.Namespace, run: dict[str, Any]) -> dict[str, Any]:
             "rss_before": run["memory_before"].get("VmRSS"),
             "rss_after": run["memory_after"].get("VmRSS"),
             "peak": run["memory_after"].get("VmHWM"),
+            "rss_at_half_load": _rss_at(run["phase"], 0.5),
+            "rss_at_end_of_load": _rss_at(run["phase"], 1.0),
+            "samples": run["phase"].rss_kib,
         },
         "offline": {k: v for k, v in offline.items() if k != "answers"},
         "served_vs_offline_throughput": round(served_qps / offline["questions_per_s"], 3)
@@ -303,6 +328,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"| served / offline throughput | {report['served_vs_offline_throughput']} |",
         f"| server RSS before / after load (peak) | {mib(memory['rss_before'])} / {mib(memory['rss_after'])} "
         f"({mib(memory['peak'])}) |",
+        f"| server RSS halfway through the load / at its end | {mib(memory['rss_at_half_load'])} / "
+        f"{mib(memory['rss_at_end_of_load'])} |",
         f"| served best answer equal to offline | {agree['equal']:,} of {agree['compared']:,} |",
         f"| server exit code after SIGTERM | {server['exit_code_after_sigterm']}"
         + (
@@ -338,7 +365,9 @@ def main(argv: list[str] | None = None) -> None:
             if args.warmup > 0:
                 asyncio.run(run_load(base_url, questions, args.clients, args.warmup, args.request_timeout))
             print(f"serving {model} on {base_url}: {args.clients} clients for {args.duration:.0f} s", flush=True)
-            phase = asyncio.run(run_load(base_url, questions, args.clients, args.duration, args.request_timeout))
+            phase = asyncio.run(
+                run_load(base_url, questions, args.clients, args.duration, args.request_timeout, process.pid)
+            )
             memory_after = memory_kib(process.pid)
         finally:
             exit_code = stop_server(process)
