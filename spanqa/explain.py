@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spanqa.decode import decode_example, span_band
+from spanqa.decode import decode_example, null_logit, span_band
 from spanqa.features import encode_windows
 from spanqa.settings import ReaderSettings
 from spanqa.tokenization import span_tokenizer
@@ -75,8 +75,6 @@ def explain(reader, question: str, context: str, settings: ReaderSettings, top_n
         end = np.where(window.context_mask, end_vector, -np.inf)
         top_starts = [(int(i), tokens[i], float(start[i])) for i in np.argsort(-start)[:top_n] if np.isfinite(start[i])]
         top_ends = [(int(i), tokens[i], float(end[i])) for i in np.argsort(-end)[:top_n] if np.isfinite(end[i])]
-        from spanqa.decode import null_logit
-
         reports.append(
             WindowReport(
                 index=index,

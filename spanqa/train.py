@@ -213,7 +213,13 @@ def train(config: TrainConfig, resume: bool = False, echo: Callable[[str], None]
         (logdir / "data_summary.txt").write_text("\n".join(summary.lines()) + "\n")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
+    last_saved_step = step if state is not None else None
+
     def checkpoint_now() -> Path | None:
+        nonlocal last_saved_step
+        if last_saved_step == step:  # this exact state is already on disk
+            return latest_checkpoint(checkpoint_dir)
+        last_saved_step = step
         accelerator.wait_for_everyone()
         rngs = accelerator.gather_for_metrics([rng_state()], use_gather_object=True) if world > 1 else [rng_state()]
         saved = None
