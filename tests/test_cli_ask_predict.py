@@ -214,6 +214,11 @@ BAD_ASK = [
     (["-q", QUESTION, "-c", CONTEXT, "--doc-stride", "-1"], "doc_stride"),
     (["-q", QUESTION, "-c", CONTEXT, "--max-seq-len", "64", "--doc-stride", "0"], "max_question_len"),
     (["-q", QUESTION, "-c", CONTEXT, "--max-answer-len", "0"], "max_answer_len"),
+    (
+        ["-q", QUESTION, "-c", CONTEXT, "--max-context-chars", "20"],
+        "over the limit of 20: split it, or raise the limit",
+    ),
+    (["-q", QUESTION, "-c", CONTEXT, "--max-context-chars", "0"], "max_context_chars"),
 ]
 
 
@@ -291,7 +296,14 @@ def test_predict_rejects_files_that_are_not_squad(cli: Cli, tmp_path: Path, cont
     assert not out.exists()
 
 
-@pytest.mark.parametrize(("args", "message"), [(["--top-k", "0"], "--top-k"), (["--batch-size", "0"], "batch_size")])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--top-k", "0"], "--top-k"),
+        (["--batch-size", "0"], "batch_size"),
+        (["--max-context-chars", "10"], "over the limit of 10"),
+    ],
+)
 def test_bad_predict_options(cli: Cli, tmp_path: Path, args: list[str], message: str) -> None:
     code, _, err = cli.predict(V11, tmp_path / "p.json", *args)
     assert_one_error_line(code, err, message)

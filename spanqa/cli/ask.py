@@ -10,7 +10,15 @@ from typing import Annotated
 import typer
 
 from spanqa.cli import app
-from spanqa.cli.common import BackendOption, ModelOption, PrecisionOption, ThreadsOption, load_reader, read_text_file
+from spanqa.cli.common import (
+    BackendOption,
+    MaxContextCharsOption,
+    ModelOption,
+    PrecisionOption,
+    ThreadsOption,
+    load_reader,
+    read_text_file,
+)
 from spanqa.errors import InputError
 from spanqa.reader_inputs import check_text
 
@@ -45,6 +53,7 @@ def ask(
     max_seq_len: Annotated[int | None, typer.Option(help="Tokens per window.")] = None,
     doc_stride: Annotated[int | None, typer.Option(help="Overlap between windows, in tokens.")] = None,
     max_question_len: Annotated[int | None, typer.Option(help="Questions are cut to this many tokens.")] = None,
+    max_context_chars: MaxContextCharsOption = None,
     backend: BackendOption = "auto",
     precision: PrecisionOption = "auto",
     threads: ThreadsOption = None,
@@ -55,7 +64,7 @@ def ask(
     text = _context_from(context, context_file)
     # Cheap checks first: a user with an empty question should not wait for the model to load.
     check_text(question, "question")
-    check_text(text, "context")
+    check_text(text, "context", max_context_chars)
     reader = load_reader(
         model,
         backend,
@@ -65,6 +74,7 @@ def ask(
         max_seq_len=max_seq_len,
         doc_stride=doc_stride,
         max_question_len=max_question_len,
+        max_context_chars=max_context_chars,
     )
     overrides = {"handle_impossible_answer": handle_impossible_answer or None}
     if explain:

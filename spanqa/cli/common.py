@@ -35,6 +35,9 @@ def read_text_file(path: Path, what: str) -> str:
 
 
 ThreadsOption = Annotated[int | None, typer.Option(help="CPU threads for the model (default: all cores).")]
+MaxContextCharsOption = Annotated[
+    int | None, typer.Option(help="Refuse longer contexts (default: the model's max_context_chars, 1,000,000).")
+]
 DEFAULT_MODEL_NAME = "default"
 
 

@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from spanqa.cli import app
-from spanqa.cli.common import BackendOption, ModelOption, PrecisionOption, ThreadsOption, load_reader
+from spanqa.cli.common import (
+    BackendOption,
+    MaxContextCharsOption,
+    ModelOption,
+    PrecisionOption,
+    ThreadsOption,
+    load_reader,
+)
 
 
 @app.command(epilog="Example: spanqa predict dev-v1.1.json --out predictions.json --nbest nbest.json")
@@ -29,6 +36,7 @@ def predict(
             help="Allow 'no answer' (written as \"\"); default: the model folder's setting.",
         ),
     ] = None,
+    max_context_chars: MaxContextCharsOption = None,
     backend: BackendOption = "auto",
     precision: PrecisionOption = "auto",
     threads: ThreadsOption = None,
@@ -41,7 +49,7 @@ def predict(
     if top_k < 1:
         raise InputError(f"--top-k must be at least 1, got {top_k}")
     examples = load_squad(data)
-    reader = load_reader(model, backend, precision, threads)
+    reader = load_reader(model, backend, precision, threads, max_context_chars=max_context_chars)
     predictions = reader.predict(
         examples,
         batch_size=batch_size,
