@@ -204,6 +204,19 @@ def _rss_at(phase: Phase, share: float) -> int | None:
     return [rss for seconds, rss in phase.rss_kib if seconds <= cutoff][-1]
 
 
+FLAT_GROWTH_PCT = 5.0  # "flat memory": the RSS grows less than this after the first quarter of the load
+
+
+def _memory_growth_pct(phase: Phase) -> float | None:
+    """Largest server RSS after the first quarter of the load, relative to the RSS at that quarter."""
+    quarter = _rss_at(phase, 0.25)
+    if quarter is None:
+        return None
+    cutoff = phase.rss_kib[-1][0] * 0.25
+    later = [rss for seconds, rss in phase.rss_kib if seconds > cutoff] or [quarter]
+    return round(100.0 * (max(later) - quarter) / quarter, 1)
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -280,7 +293,10 @@ def summarise(args: argparse.Namespace, run: dict[str, Any]) -> dict[str, Any]:
             "rss_before": run["memory_before"].get("VmRSS"),
             "rss_after": run["memory_after"].get("VmRSS"),
             "peak": run["memory_after"].get("VmHWM"),
+            "rss_at_quarter_load": _rss_at(run["phase"], 0.25),
             "rss_at_half_load": _rss_at(run["phase"], 0.5),
+            "growth_after_first_quarter_pct": _memory_growth_pct(run["phase"]),
+            "flat": (growth := _memory_growth_pct(run["phase"])) is not None and growth < FLAT_GROWTH_PCT,
             "rss_at_end_of_load": _rss_at(run["phase"], 1.0),
             "samples": run["phase"].rss_kib,
         },
@@ -328,8 +344,10 @@ def markdown(report: dict[str, Any]) -> str:
         f"| served / offline throughput | {report['served_vs_offline_throughput']} |",
         f"| server RSS before / after load (peak) | {mib(memory['rss_before'])} / {mib(memory['rss_after'])} "
         f"({mib(memory['peak'])}) |",
-        f"| server RSS halfway through the load / at its end | {mib(memory['rss_at_half_load'])} / "
-        f"{mib(memory['rss_at_end_of_load'])} |",
+        f"| server RSS at a quarter / half / the end of the load | {mib(memory['rss_at_quarter_load'])} / "
+        f"{mib(memory['rss_at_half_load'])} / {mib(memory['rss_at_end_of_load'])} |",
+        f"| largest RSS growth after the first quarter | {memory['growth_after_first_quarter_pct']}% "
+        f"({'flat' if memory['flat'] else 'NOT flat'}: flat means under {FLAT_GROWTH_PCT:g}%) |",
         f"| served best answer equal to offline | {agree['equal']:,} of {agree['compared']:,} |",
         f"| server exit code after SIGTERM | {server['exit_code_after_sigterm']}"
         + (

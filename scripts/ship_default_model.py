@@ -12,20 +12,57 @@ commands it quotes, and is kept.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from spanqa.export import export_onnx
 from spanqa.modelio import DEFAULT_MODEL_DIR, load_model, save_model
 from spanqa.runtime.onnx_runtime import ONNX_FILES
-from spanqa.settings import ModelInfo, ReaderSettings
+from spanqa.settings import ModelInfo, ReaderSettings, read_model_info
+
+REPO = Path(__file__).resolve().parent.parent
+PATH_KEYS = ("base", "out", "eval_file", "logdir", "checkpoint_dir")
 
 # Chosen without looking at any dev file: answer "no answer" when the reader finds it more likely
 # than all answer spans together (the Bayes decision for 0/1 loss).
 SHIPPED_NULL_THRESHOLD = 0.5
+
+
+def _portable(path: str | None) -> str | None:
+    """A path that means something on another machine: relative to the repo, or inside site-packages."""
+    if path is None:
+        return None
+    resolved = Path(path).resolve()
+    if "site-packages" in resolved.parts:
+        inside = resolved.parts[resolved.parts.index("site-packages") + 1 :]
+        return "<site-packages>/" + "/".join(inside)
+    return os.path.relpath(resolved, REPO)
+
+
+def training_history(folder: Path) -> list[dict[str, Any]]:
+    """The `spanqa train` runs that made `folder`, oldest first.
+
+    A run that started from another spanqa model (`--base` holding a spanqa.json with its own
+    training record) is preceded by that model's runs, so a staged training is recorded whole.
+    """
+    runs: list[dict[str, Any]] = []
+    current: Path | None = folder
+    while current is not None and (current / "spanqa.json").exists():
+        training = read_model_info(current).extra.get("training")
+        if not isinstance(training, dict):
+            break
+        run = dict(training)
+        for key in PATH_KEYS:
+            run[key] = _portable(run.get(key))
+        run["train_files"] = [_portable(path) for path in run.get("train_files", [])]
+        runs.insert(0, run)
+        current = Path(training["base"]) if training.get("base") else None
+    return runs
 
 
 def main() -> None:
@@ -35,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
 
     loaded = load_model(args.trained)
-    training = loaded.info.extra.get("training", {})
+    training = training_history(args.trained)
     reader = ReaderSettings(null_threshold=SHIPPED_NULL_THRESHOLD)  # inference defaults: 384 / 128 / 64 / 30
     info = ModelInfo(
         head=loaded.info.head,

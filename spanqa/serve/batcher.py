@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from spanqa.errors import ConfigError
 from spanqa.reader import Query
+from spanqa.serve.heap import release_free_heap
 from spanqa.settings import ReaderSettings
 from spanqa.types import Prediction
 
@@ -216,6 +217,7 @@ class Batcher:
                 continue
             for i, prediction in zip(indices, predictions, strict=True):
                 outcomes[i] = prediction
+        release_free_heap()  # keeps the server's memory flat under load (see heap.py)
         elapsed = time.perf_counter() - began
         with self._lock:
             self.stats.batches += 1
