@@ -11,6 +11,7 @@ have answered here", comparable across windows and contexts. With
 favours an answer) joins that softmax. The same character span found in two
 overlapping windows, and the same answer text at two places, are one answer:
 their probabilities add up, and the answer keeps the offsets of its best occurrence.
+All logits are divided by the model's `temperature` first (1 unless it was calibrated).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class DecodeOptions:
     null_threshold: float | None = None
     align_to_words: bool = True
     candidates_per_window: int = 20
+    temperature: float = 1.0  # divides all logits before the softmax (calibration); ranking unchanged
 
 
 @dataclass(frozen=True)
@@ -102,9 +104,9 @@ def decode_example(windows: Sequence[WindowLogits], contexts: Sequence[str], opt
     null_logits = []
     for w, window in enumerate(windows):
         band, ends = span_band(window, options.max_answer_len)
-        flat = band.ravel()
+        flat = band.ravel() / options.temperature
         finite = np.flatnonzero(np.isfinite(flat))
-        null_logits.append(null_logit(window))
+        null_logits.append(null_logit(window) / options.temperature)
         if finite.size == 0:
             continue
         window_totals.append(_logsumexp(flat[finite]))

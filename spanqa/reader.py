@@ -130,6 +130,17 @@ class Reader:
     def _predict_queries(
         self, queries: Sequence[Query], settings: ReaderSettings, batch_size: int, progress: bool = False
     ) -> list[Prediction]:
+        per_query = self._logits_per_query(queries, settings, batch_size, progress)
+        options = decode_options(settings)
+        return [
+            _prediction(query.id, decode_example(query_windows, query.contexts, options))
+            for query, query_windows in zip(queries, per_query, strict=True)
+        ]
+
+    def _logits_per_query(
+        self, queries: Sequence[Query], settings: ReaderSettings, batch_size: int, progress: bool = False
+    ) -> list[list[WindowLogits]]:
+        """The model's logits for every window of every query (the part of predicting that runs the model)."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
         pair_questions, pair_contexts, pair_owner = [], [], []
@@ -139,20 +150,15 @@ class Reader:
                 pair_questions.append(question)
                 pair_contexts.append(check_text(context, "context", settings.max_context_chars))
                 pair_owner.append((q, c))
+        per_query: list[list[WindowLogits]] = [[] for _ in queries]
         if not pair_questions:
-            return []
+            return per_query
         windows = encode_windows(self.tokenizer, pair_questions, pair_contexts, settings)
         logits = self._run_windows(windows, batch_size, progress)
-        per_query: list[list[WindowLogits]] = [[] for _ in queries]
         for window, (start, end) in zip(windows, logits, strict=True):
             q, c = pair_owner[window.example_index]
             per_query[q].append(_window_logits(window, start, end, c))
-        options = decode_options(settings)
-        predictions = []
-        for query, query_windows in zip(queries, per_query, strict=True):
-            decoded = decode_example(query_windows, query.contexts, options)
-            predictions.append(_prediction(query.id, decoded))
-        return predictions
+        return per_query
 
     def _run_windows(
         self, windows: Sequence[Window], batch_size: int, progress: bool = False
@@ -196,6 +202,7 @@ def decode_options(settings: ReaderSettings) -> DecodeOptions:
         handle_impossible_answer=settings.handle_impossible_answer,
         null_threshold=settings.null_threshold,
         align_to_words=settings.align_to_words,
+        temperature=settings.temperature,
     )
 
 

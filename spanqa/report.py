@@ -85,27 +85,38 @@ def calibration(
     """Reliability of the reader's scores: per score bin, the mean score against the exact-match rate.
 
     `answer_scores` maps a question id to the score of the reader's best answer (the one
-    written as the prediction). The expected calibration error is the count-weighted mean of
-    |exact-match rate - mean score| over the bins.
+    written as the prediction).
     """
     pairs = [
         (answer_scores[q.id], q.raw_exact) for q in questions if q.id in answer_scores and q.prediction is not None
     ]
     if not pairs:
         return {"count": 0, "bins": [], "expected_calibration_error": None}
-    scores = np.clip(np.array([score for score, _ in pairs], dtype=np.float64), 0.0, 1.0)
-    correct = np.array([exact for _, exact in pairs], dtype=np.float64)
+    rows, ece = reliability([score for score, _ in pairs], [exact for _, exact in pairs], bins)
+    return {"count": len(pairs), "bins": rows, "expected_calibration_error": ece}
+
+
+def reliability(
+    scores: Sequence[float], correct: Sequence[float], bins: int = CALIBRATION_BINS
+) -> tuple[list[dict[str, Any]], float]:
+    """(per-bin rows, expected calibration error) of scores against 0/1 correctness.
+
+    The expected calibration error is the count-weighted mean of |exact-match rate - mean score|
+    over the bins.
+    """
+    score_array = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
+    correct_array = np.asarray(correct, dtype=np.float64)
     # bin i holds [i/bins, (i+1)/bins); a score of exactly 1 goes to the last bin
-    index = np.minimum((scores * bins).astype(np.int64), bins - 1)
+    index = np.minimum((score_array * bins).astype(np.int64), bins - 1)
     rows = []
     ece = 0.0
     for i in range(bins):
         members = index == i
         count = int(members.sum())
-        mean_score = float(scores[members].mean()) if count else None
-        exact_rate = float(correct[members].mean()) if count else None
+        mean_score = float(score_array[members].mean()) if count else None
+        exact_rate = float(correct_array[members].mean()) if count else None
         if count:
-            ece += count / len(pairs) * abs(exact_rate - mean_score)
+            ece += count / len(score_array) * abs(exact_rate - mean_score)
         rows.append(
             {
                 "lower": i / bins,
@@ -115,7 +126,7 @@ def calibration(
                 "exact_rate": exact_rate,
             }
         )
-    return {"count": len(pairs), "bins": rows, "expected_calibration_error": ece}
+    return rows, ece
 
 
 def threshold_curve(questions: Sequence[QuestionScore], na_probs: Mapping[str, float]) -> dict[str, list[float]]:

@@ -118,6 +118,23 @@ def test_decode_matches_a_brute_force_softmax_over_valid_spans(seed: int, max_an
     assert scores == sorted(scores, reverse=True)
 
 
+@pytest.mark.parametrize("temperature", [0.5, 2.0])
+def test_temperature_divides_every_logit_and_keeps_the_order(temperature: float) -> None:
+    rng = np.random.default_rng(7)
+    length = FIRST + len(SPANS) + 1 + PADDING
+    window = make_window(SPANS, rng.normal(0, 3, length), rng.normal(0, 3, length))
+    plain = decode_example([window], [CONTEXT], everything(handle_impossible_answer=True))
+    scaled = decode_example([window], [CONTEXT], everything(handle_impossible_answer=True, temperature=temperature))
+    reference = [logit / temperature for _, _, logit in all_spans(window, 30)]
+    null = null_logit(window) / temperature
+    total = math.log(sum(math.exp(logit) for logit in reference) + math.exp(null))
+    assert scaled.no_answer_probability == pytest.approx(math.exp(null - total), rel=1e-6)
+    assert max(a.score for a in scaled.answers) == pytest.approx(math.exp(max([*reference, null]) - total), rel=1e-6)
+    assert [(a.start, a.end) for a in scaled.answers] == [(a.start, a.end) for a in plain.answers]
+    sharper, flatter = (scaled, plain) if temperature < 1 else (plain, scaled)
+    assert sharper.answers[0].score > flatter.answers[0].score
+
+
 def test_spans_respect_start_before_end_and_max_answer_len() -> None:
     # the best start lies after the best end; the longest span is the most tempting
     window = make_window(SPANS, {c(0): 4.0, c(8): 9.0}, {c(2): 9.0, c(9): 5.0})

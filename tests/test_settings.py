@@ -53,6 +53,10 @@ def test_settings_are_frozen() -> None:
         ({"max_context_chars": 0}, "max_context_chars"),
         ({"null_threshold": -0.1}, "null_threshold"),
         ({"null_threshold": 1.5}, "null_threshold"),
+        ({"temperature": 0}, "temperature"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"temperature": float("nan")}, "temperature"),
+        ({"temperature": True}, "temperature"),
     ],
 )
 def test_contradictory_or_out_of_range_settings_raise(changes: dict, names: str) -> None:

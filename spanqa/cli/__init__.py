@@ -16,7 +16,7 @@ from spanqa.errors import SpanQAError
 
 app = typer.Typer(
     name="spanqa",
-    help="Extractive question answering: ask, predict, evaluate, train, serve.",
+    help="Extractive question answering: ask, predict, evaluate, calibrate, train, serve.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -24,7 +24,7 @@ app = typer.Typer(
 )
 
 # Modules whose import registers their command on `app`.
-COMMAND_MODULES = ["ask", "predict", "evaluate", "train", "serve", "export"]
+COMMAND_MODULES = ["ask", "predict", "evaluate", "calibrate", "train", "serve", "export"]
 
 
 @app.callback()

@@ -1,0 +1,71 @@
+"""`spanqa calibrate`: fit the temperature that makes a model's scores match how often it is right."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spanqa.cli import app
+from spanqa.cli.common import BackendOption, ModelOption, PrecisionOption, ThreadsOption, load_reader
+
+EXAMPLE = "Example: spanqa calibrate heldout-v1.1.json --model models/my-reader --write"
+
+
+@app.command(epilog=EXAMPLE)
+def calibrate(
+    data: Annotated[
+        Path,
+        typer.Argument(help="SQuAD JSON with held-out questions: not trained on, and not the file you evaluate on."),
+    ],
+    model: ModelOption = None,
+    write: Annotated[
+        bool, typer.Option("--write", help="Store the fitted temperature in the model folder's spanqa.json.")
+    ] = False,
+    out: Annotated[Path | None, typer.Option(help="Also write the fit as JSON here.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Windows per forward pass.")] = 32,
+    backend: BackendOption = "auto",
+    precision: PrecisionOption = "auto",
+    threads: ThreadsOption = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="Hide the progress bar.")] = False,
+) -> None:
+    """Fit the reader's temperature on DATA's answerable questions (temperature scaling).
+
+    Scores become probabilities that match how often the best answer is exactly right; the
+    order of the answers does not change, so EM and F1 stay the same.
+    """
+    from spanqa.calibration import fit_temperature
+    from spanqa.data import load_squad
+    from spanqa.errors import InputError
+    from spanqa.fileio import write_json_atomic
+    from spanqa.modelio import resolve_model_path
+    from spanqa.settings import ModelInfo, read_model_info, write_model_info
+
+    examples = load_squad(data)
+    folder = Path(resolve_model_path(None if model == "default" else model))
+    reader = load_reader(str(folder), backend, precision, threads)
+    fit = fit_temperature(reader, examples, batch_size=batch_size, progress=not no_progress)
+    typer.echo(
+        f"temperature {fit.temperature:g} fitted on {fit.questions:,} questions "
+        f"(best answer exactly right: {100 * fit.exact_rate:.1f}%)\n"
+        f"  expected calibration error {fit.before.expected_calibration_error:.3f} -> "
+        f"{fit.after.expected_calibration_error:.3f}, log loss {fit.before.log_loss:.3f} -> {fit.after.log_loss:.3f}, "
+        f"mean score {fit.before.mean_score:.3f} -> {fit.after.mean_score:.3f}"
+    )
+    if out is not None:
+        write_json_atomic(out, {"model": str(folder), "data": str(data), **fit.to_dict()})
+    if write:
+        if not folder.is_dir():
+            raise InputError(f"--write needs a local model folder, and {folder} is not one: download it first")
+        info = read_model_info(folder)
+        try:
+            write_model_info(
+                folder, ModelInfo(info.head, info.settings.replace(temperature=fit.temperature), info.extra)
+            )
+        except OSError as error:
+            message = f"cannot write {folder / 'spanqa.json'} ({error.strerror}): copy the folder somewhere writable"
+            raise InputError(message) from error
+        typer.echo(f"temperature written to {folder / 'spanqa.json'}")
+    elif fit.temperature != reader.settings.temperature:
+        typer.echo("add --write to store it in the model folder")
