@@ -21,9 +21,9 @@ from typing import Any
 import torch
 
 from spanqa.export import export_onnx
-from spanqa.modelio import DEFAULT_MODEL_DIR, load_model, save_model
+from spanqa.modelio import DEFAULT_MODEL_DIR, load_model, save_model, training_runs
 from spanqa.runtime.onnx_runtime import ONNX_FILES
-from spanqa.settings import ModelInfo, ReaderSettings, read_model_info
+from spanqa.settings import ModelInfo, ReaderSettings
 
 REPO = Path(__file__).resolve().parent.parent
 PATH_KEYS = ("base", "out", "eval_file", "logdir", "checkpoint_dir")
@@ -44,24 +44,15 @@ def _portable(path: str | None) -> str | None:
     return os.path.relpath(resolved, REPO)
 
 
-def training_history(folder: Path) -> list[dict[str, Any]]:
-    """The `spanqa train` runs that made `folder`, oldest first.
-
-    A run that started from another spanqa model (`--base` holding a spanqa.json with its own
-    training record) is preceded by that model's runs, so a staged training is recorded whole.
-    """
-    runs: list[dict[str, Any]] = []
-    current: Path | None = folder
-    while current is not None and (current / "spanqa.json").exists():
-        training = read_model_info(current).extra.get("training")
-        if not isinstance(training, dict):
-            break
+def portable_training_runs(folder: Path) -> list[dict[str, Any]]:
+    """The training runs that made `folder` (oldest first), with paths that mean something elsewhere."""
+    runs = []
+    for training in training_runs(folder):
         run = dict(training)
         for key in PATH_KEYS:
             run[key] = _portable(run.get(key))
         run["train_files"] = [_portable(path) for path in run.get("train_files", [])]
-        runs.insert(0, run)
-        current = Path(training["base"]) if training.get("base") else None
+        runs.append(run)
     return runs
 
 
@@ -72,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
 
     loaded = load_model(args.trained)
-    training = training_history(args.trained)
+    training = portable_training_runs(args.trained)
     reader = ReaderSettings(null_threshold=SHIPPED_NULL_THRESHOLD)  # inference defaults: 384 / 128 / 64 / 30
     info = ModelInfo(
         head=loaded.info.head,

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from spanqa.errors import ModelFolderError
 from spanqa.settings import SETTINGS_FILE, ModelInfo, model_info_payload, read_model_info
@@ -201,3 +202,20 @@ def _swap_folder(staging: Path, destination: Path) -> None:
         shutil.rmtree(retired, ignore_errors=True)
     else:
         os.replace(staging, destination)
+
+
+def training_runs(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The `spanqa train` runs that made a model folder, oldest first.
+
+    A run that started from another spanqa model (a `--base` folder with its own training
+    record in spanqa.json) comes after that model's runs, so a training in stages is whole.
+    """
+    runs: list[dict[str, Any]] = []
+    current: Path | None = Path(folder)
+    while current is not None and (current / SETTINGS_FILE).exists():
+        training = read_model_info(current).extra.get("training")
+        if not isinstance(training, dict):
+            break
+        runs.insert(0, training)
+        current = Path(training["base"]) if training.get("base") else None
+    return runs

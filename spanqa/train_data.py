@@ -91,13 +91,13 @@ def _synthetic_negatives(examples: Sequence[Example], rate: float, rng: random.R
     return negatives
 
 
-def prepare_training_windows(
-    tokenizer,
-    examples: Sequence[Example],
-    settings: ReaderSettings,
-    negatives: float = 0.0,
-    seed: int = 0,
-) -> tuple[list[Window], PreparationSummary]:
+def select_training_examples(
+    examples: Sequence[Example], negatives: float = 0.0, seed: int = 0
+) -> tuple[list[Example], list[tuple[int, int] | None], PreparationSummary]:
+    """The examples training uses, in order, with their answer spans (None: unanswerable).
+
+    Duplicates are dropped, answers located (or the example skipped), synthetic negatives appended.
+    """
     summary = PreparationSummary()
     kept: list[Example] = []
     spans: list[tuple[int, int] | None] = []
@@ -128,6 +128,18 @@ def prepare_training_windows(
         summary.synthetic_negatives = len(synthetic)
         kept.extend(synthetic)
         spans.extend([None] * len(synthetic))
+    return kept, spans, summary
+
+
+def prepare_training_windows(
+    tokenizer,
+    examples: Sequence[Example],
+    settings: ReaderSettings,
+    negatives: float = 0.0,
+    seed: int = 0,
+) -> tuple[list[Window], PreparationSummary]:
+    """Training windows (`Window.example_index` points into `select_training_examples`'s list)."""
+    kept, spans, summary = select_training_examples(examples, negatives, seed)
     windows = encode_windows(tokenizer, [e.question for e in kept], [e.context for e in kept], settings, spans)
     summary.windows = len(windows)
     summary.windows_with_answer = sum(w.start_label != w.cls_index for w in windows)
