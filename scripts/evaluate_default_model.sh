@@ -21,3 +21,4 @@ wait
 run dev-v2.0-int8 "$data/dev-v2.0.json" --model default --threads 2 --out "$out/dev-v2.0-int8.json" \
   --html "$out/dev-v2.0-int8.html"
 tail -n 12 "$out"/*.txt
+python scripts/record_default_model_scores.py  # GET /v1/model of `spanqa serve` shows them
