@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from spanqa.fileio import write_json_atomic
-from spanqa.metrics import QuestionScore, SquadEvaluation
+from spanqa.metrics import QuestionScore, SquadEvaluation, score_answer
 
 QUESTION_WORDS = ["what", "who", "when", "where", "why", "how many", "how", "which", "other"]
 ANSWER_LENGTHS = ["no answer", "1", "2", "3", "4-5", "6-10", "11+"]
@@ -93,6 +93,26 @@ def calibration(
     if not pairs:
         return {"count": 0, "bins": [], "expected_calibration_error": None}
     rows, ece = reliability([score for score, _ in pairs], [exact for _, exact in pairs], bins)
+    return {"count": len(pairs), "bins": rows, "expected_calibration_error": ece}
+
+
+def first_reference_calibration(
+    questions: Sequence[QuestionScore], answer_scores: Mapping[str, float], version: str
+) -> dict[str, Any]:
+    """`calibration` with "exactly right" judged against the first gold answer only.
+
+    SQuAD dev questions have several reference answers and matching any one counts, while
+    training data (where scores are fitted) has one. This shows how the scores fare against a
+    single annotator, the quantity they estimate.
+    """
+    pairs = [
+        (answer_scores[q.id], score_answer(q.prediction, q.gold_answers[:1], version)[0])
+        for q in questions
+        if q.id in answer_scores and q.prediction is not None and q.gold_answers
+    ]
+    if not pairs:
+        return {"count": 0, "bins": [], "expected_calibration_error": None}
+    rows, ece = reliability([score for score, _ in pairs], [exact for _, exact in pairs])
     return {"count": len(pairs), "bins": rows, "expected_calibration_error": ece}
 
 
@@ -221,6 +241,9 @@ def build_report(
     if answer_scores is not None:
         report["calibration"] = calibration(questions, answer_scores)
         report["expected_calibration_error"] = report["calibration"]["expected_calibration_error"]
+        report["calibration_first_reference"] = first_reference_calibration(
+            questions, answer_scores, evaluation.version
+        )
     confidence = answer_scores
     if confidence is None and evaluation.na_probs is not None:
         confidence = {qid: 1.0 - prob for qid, prob in evaluation.na_probs.items()}

@@ -128,7 +128,7 @@ def _threshold_section(evaluation: SquadEvaluation) -> str:
     return "".join(parts)
 
 
-def _calibration_section(calibration: Mapping[str, Any]) -> str:
+def _calibration_section(calibration: Mapping[str, Any], first_reference: Mapping[str, Any] | None = None) -> str:
     bins = [row for row in calibration["bins"] if row["count"]]
     ece = calibration["expected_calibration_error"]
     figure = _figure(5.5, 5.0)
@@ -152,7 +152,13 @@ def _calibration_section(calibration: Mapping[str, Any]) -> str:
         ],
         [False, True, True, True],
     )
-    note = f'<p class="note">Expected calibration error: {_number(ece, 4)} over {calibration["count"]} questions.</p>'
+    note = f'<p class="note">Expected calibration error: {_number(ece, 4)} over {calibration["count"]} questions.'
+    if first_reference and first_reference.get("count"):
+        note += (
+            " Judged against the first reference answer only (one annotator, like the training data the "
+            f"scores are fitted on): {_number(first_reference['expected_calibration_error'], 4)}."
+        )
+    note += "</p>"
     return (
         f'<section id="calibration"><h2>Calibration of the reader\'s scores</h2>{_png(figure)}{note}{table}</section>'
     )
@@ -212,7 +218,7 @@ def render_html(evaluation: SquadEvaluation, report: Mapping[str, Any], title: s
     if evaluation.na_probs is not None and "best_f1_thresh" in report:
         sections.append(_threshold_section(evaluation))
     if report.get("calibration") and report["calibration"]["count"]:
-        sections.append(_calibration_section(report["calibration"]))
+        sections.append(_calibration_section(report["calibration"], report.get("calibration_first_reference")))
     sections.append(_worst_section(report["worst_misses"]))
     body = "\n".join(part for part in sections if part)
     return (

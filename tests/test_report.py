@@ -17,6 +17,7 @@ from spanqa.report import (
     build_report,
     calibration,
     context_length_bucket,
+    first_reference_calibration,
     question_word,
     threshold_curve,
     worst_misses,
@@ -102,6 +103,16 @@ def test_calibration_by_hand() -> None:
     assert bins[8]["exact_rate"] == 0.0
     assert result["expected_calibration_error"] == pytest.approx((2 * 0.025 + 0.85 + 0.05) / 4)
     assert calibration(evaluation.questions, {})["count"] == 0
+
+
+def test_first_reference_calibration_judges_against_one_annotator() -> None:
+    two_golds = dataset([("q1", "Who?", ["Ada Lovelace", "Lovelace"]), ("q2", "When?", ["1843", "in 1843"])])
+    evaluation = evaluate_squad(two_golds, {"q1": "Lovelace", "q2": "1843"})
+    scores = {"q1": 0.9, "q2": 0.9}
+    assert calibration(evaluation.questions, scores)["bins"][9]["exact_rate"] == 1.0  # any reference counts
+    one = first_reference_calibration(evaluation.questions, scores, "1.1")
+    assert one["count"] == 2 and one["bins"][9]["exact_rate"] == 0.5  # "Lovelace" is not "Ada Lovelace"
+    assert one["expected_calibration_error"] == pytest.approx(0.4)
 
 
 def test_threshold_curve_by_hand() -> None:
