@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from spanqa.cli import app
-from spanqa.cli.common import BackendOption, ModelOption, PrecisionOption, ThreadsOption, load_reader
+from spanqa.cli.common import (
+    DEFAULT_MODEL_NAME,
+    BackendOption,
+    ModelOption,
+    PrecisionOption,
+    ThreadsOption,
+    load_reader,
+)
 
 EXAMPLE = "Example: spanqa calibrate heldout-v1.1.json --model models/my-reader --write"
 
@@ -43,7 +50,8 @@ def calibrate(
     from spanqa.settings import ModelInfo, read_model_info, write_model_info
 
     examples = load_squad(data)
-    folder = Path(resolve_model_path(None if model == "default" else model))
+    shipped = model is None or (model == DEFAULT_MODEL_NAME and not Path(model).exists())
+    folder = Path(resolve_model_path(None if shipped else model))
     reader = load_reader(str(folder), backend, precision, threads)
     fit = fit_temperature(reader, examples, batch_size=batch_size, progress=not no_progress)
     typer.echo(
