@@ -204,17 +204,24 @@ def _rss_at(phase: Phase, share: float) -> int | None:
     return [rss for seconds, rss in phase.rss_kib if seconds <= cutoff][-1]
 
 
-FLAT_GROWTH_PCT = 5.0  # "flat memory": the RSS grows less than this after the first quarter of the load
+FLAT_GROWTH_PCT = 5.0  # "flat memory": the median RSS of the last quarter of the load is < 5% above the second's
 
 
-def _memory_growth_pct(phase: Phase) -> float | None:
-    """Largest server RSS after the first quarter of the load, relative to the RSS at that quarter."""
-    quarter = _rss_at(phase, 0.25)
-    if quarter is None:
+def _quarter_medians_kib(samples: list[tuple[float, int]]) -> list[float]:
+    """Median server RSS in each quarter of the load (RSS swings within a batch; medians show the trend)."""
+    import statistics
+
+    count = len(samples)
+    quarters = [[rss for _, rss in samples[i * count // 4 : (i + 1) * count // 4]] for i in range(4)]
+    return [float(statistics.median(q)) for q in quarters if q]
+
+
+def _memory_growth_pct(samples: list[tuple[float, int]]) -> float | None:
+    """Growth of the median RSS from the second quarter of the load (after warm-up) to the last."""
+    medians = _quarter_medians_kib(samples)
+    if len(medians) < 4:
         return None
-    cutoff = phase.rss_kib[-1][0] * 0.25
-    later = [rss for seconds, rss in phase.rss_kib if seconds > cutoff] or [quarter]
-    return round(100.0 * (max(later) - quarter) / quarter, 1)
+    return round(100.0 * (medians[3] - medians[1]) / medians[1], 1)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -295,8 +302,9 @@ def summarise(args: argparse.Namespace, run: dict[str, Any]) -> dict[str, Any]:
             "peak": run["memory_after"].get("VmHWM"),
             "rss_at_quarter_load": _rss_at(run["phase"], 0.25),
             "rss_at_half_load": _rss_at(run["phase"], 0.5),
-            "growth_after_first_quarter_pct": _memory_growth_pct(run["phase"]),
-            "flat": (growth := _memory_growth_pct(run["phase"])) is not None and growth < FLAT_GROWTH_PCT,
+            "median_by_quarter": _quarter_medians_kib(run["phase"].rss_kib),
+            "growth_second_to_last_quarter_pct": _memory_growth_pct(run["phase"].rss_kib),
+            "flat": (growth := _memory_growth_pct(run["phase"].rss_kib)) is not None and growth < FLAT_GROWTH_PCT,
             "rss_at_end_of_load": _rss_at(run["phase"], 1.0),
             "samples": run["phase"].rss_kib,
         },
@@ -346,7 +354,10 @@ def markdown(report: dict[str, Any]) -> str:
         f"({mib(memory['peak'])}) |",
         f"| server RSS at a quarter / half / the end of the load | {mib(memory['rss_at_quarter_load'])} / "
         f"{mib(memory['rss_at_half_load'])} / {mib(memory['rss_at_end_of_load'])} |",
-        f"| largest RSS growth after the first quarter | {memory['growth_after_first_quarter_pct']}% "
+        "| server RSS median in each quarter of the load | "
+        + " / ".join(mib(int(m)) for m in memory["median_by_quarter"])
+        + " |",
+        f"| median RSS growth, second to last quarter | {memory['growth_second_to_last_quarter_pct']}% "
         f"({'flat' if memory['flat'] else 'NOT flat'}: flat means under {FLAT_GROWTH_PCT:g}%) |",
         f"| served best answer equal to offline | {agree['equal']:,} of {agree['compared']:,} |",
         f"| server exit code after SIGTERM | {server['exit_code_after_sigterm']}"
