@@ -14,7 +14,6 @@ The model runs once; only the decoding (numpy) is repeated for each candidate te
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -54,13 +53,7 @@ class CalibrationFit:
     after: ScoreQuality
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "temperature": self.temperature,
-            "questions": self.questions,
-            "exact_rate": self.exact_rate,
-            "before": self.before.to_dict(),
-            "after": self.after.to_dict(),
-        }
+        return dataclasses.asdict(self)
 
 
 def _quality(scores: Sequence[float], correct: Sequence[int]) -> ScoreQuality:
@@ -95,17 +88,15 @@ def fit_temperature(
             correct.append(score_answer(answers[0].text, gold, "1.1")[0] if answers else 0)
         return scores, correct
 
-    before = _quality(*outcomes(settings.temperature))
-    best_temperature, best_quality, best_exact_rate = settings.temperature, before, math.nan
+    fits = []
     for temperature in TEMPERATURES:
         scores, correct = outcomes(temperature)
-        quality = _quality(scores, correct)
-        if math.isnan(best_exact_rate) or quality.log_loss < best_quality.log_loss:
-            best_temperature, best_quality, best_exact_rate = temperature, quality, float(np.mean(correct))
+        fits.append((_quality(scores, correct).log_loss, temperature, scores, correct))
+    _, best, scores, correct = min(fits, key=lambda fit: fit[:2])
     return CalibrationFit(
-        temperature=best_temperature,
+        temperature=best,
         questions=len(answerable),
-        exact_rate=best_exact_rate,
-        before=before,
-        after=best_quality,
+        exact_rate=float(np.mean(correct)),
+        before=_quality(*outcomes(settings.temperature)),
+        after=_quality(scores, correct),
     )
