@@ -295,13 +295,27 @@ def test_real_windows_pad_to_their_longest(tokenizer) -> None:
 
 @pytest.mark.parametrize("batch_size", [1, 2, 3, 10])
 def test_length_sorted_batches(batch_size: int) -> None:
-    lengths = [5, 9, 2, 9, 7, 1, 5, 3]
+    lengths = [5, 9, 2, 9, 7, 1, 5, 3]  # all within the padding slack of each other
     batches = length_sorted_batches(lengths, batch_size)
     order = np.concatenate(batches).tolist()
     assert sorted(order) == list(range(len(lengths)))
     assert all(len(b) == batch_size for b in batches[:-1]) and 1 <= len(batches[-1]) <= batch_size
     assert [lengths[i] for i in order] == sorted(lengths, reverse=True)
     assert order.index(1) < order.index(3) and order.index(0) < order.index(6)  # stable for equal lengths
+
+
+def test_length_sorted_batches_cut_where_padding_would_dominate() -> None:
+    lengths = [384, 100, 380, 120, 300, 96, 310, 110]
+    batches = [[lengths[i] for i in batch] for batch in length_sorted_batches(lengths, 32)]
+    assert batches == [[384, 380, 310], [300], [120, 110, 100, 96]]
+    for batch in batches:  # every row is at least 80% real tokens, or at most 16 tokens short
+        assert all(length >= min(0.8 * batch[0], batch[0] - 16) for length in batch)
+
+
+def test_many_windows_of_like_lengths_fill_whole_batches() -> None:
+    lengths = np.random.default_rng(0).integers(100, 384, size=1000).tolist()
+    batches = length_sorted_batches(lengths, 32)
+    assert sum(len(b) == 32 for b in batches) >= len(batches) - 2
 
 
 def test_length_sorted_batches_of_nothing() -> None:
