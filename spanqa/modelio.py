@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from spanqa.errors import ModelFolderError
+from spanqa.runtime.onnx_runtime import ONNX_FILES
 from spanqa.settings import SETTINGS_FILE, ModelInfo, model_info_payload, read_model_info
 
 POINTER_HEAD_FILE = "pointer_head.safetensors"
@@ -191,6 +192,11 @@ def _move_files_into(staging: Path, destination: Path) -> None:
     names.sort(key=lambda name: name.endswith(".safetensors") or name == "spanqa.json")
     for name in names:
         os.replace(staging / name, destination / name)
+    # An ONNX copy exported from the previous weights would now answer for them (backend="auto"
+    # prefers ONNX): it goes once the new weights are in place.
+    for name in ONNX_FILES.values():
+        if name not in names:
+            (destination / name).unlink(missing_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
 
 

@@ -407,6 +407,20 @@ def test_save_and_load_back(tmp_path: Path, tiny_reader: Reader, pointer_reader:
     assert_same_answers(again.ask(QUESTION, CONTEXT, top_k=5), reader.ask(QUESTION, CONTEXT, top_k=5))
 
 
+def test_saving_new_weights_into_a_folder_drops_its_stale_onnx_copy(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """A training run writes into a folder that keeps its checkpoints; an old ONNX export must go."""
+    from spanqa.modelio import load_model, save_model
+
+    folder = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "model.int8.onnx").write_bytes(b"exported from the previous weights")
+    (folder / "checkpoints").mkdir()
+    loaded = load_model(tiny_model_dir)
+    save_model(loaded.model, loaded.tokenizer, loaded.info, folder, keep_other_files=True)
+    assert not (folder / "model.int8.onnx").exists()
+    assert (folder / "checkpoints").is_dir() and (folder / "model.safetensors").exists()
+
+
 def test_reader_equals_the_three_stages_run_by_hand(any_reader: Reader) -> None:
     """encode_windows -> the model on each window alone (no padding) -> decode_example."""
     import torch
