@@ -55,13 +55,16 @@ class Reader:
         precision: str = "auto",
         device: str = "cpu",
         threads: int | None = None,
+        spin_wait: bool = True,
         **settings: Any,
     ) -> Reader:
         """Load a question-answering model folder (None: the default model shipped with spanqa).
 
         `backend` is "torch", "onnx" or "auto"; `precision` "fp32", "bf16" (torch), "int8" (onnx) or
         "auto" (see spanqa.runtime.onnx_runtime.resolve_backend: an ONNX folder runs on onnx).
-        `threads` sets the CPU threads of the model (None: the runtime's default). Keyword
+        `threads` sets the CPU threads of the model (None: the runtime's default). `spin_wait=False`
+        stops ONNX Runtime's threads from spinning between runs: slower when the model has the CPU
+        to itself, faster where other work shares it (a server's HTTP handling). Keyword
         `settings` override the folder's reader defaults (see ReaderSettings).
         """
         from spanqa.runtime.onnx_runtime import resolve_backend
@@ -74,7 +77,9 @@ class Reader:
 
             if device != "cpu":
                 raise InputError(f"the onnx backend runs on the CPU only, not {device!r}: use backend 'torch'")
-            runtime, tokenizer, info, folder = load_onnx_reader_parts(path, precision, threads=threads)
+            runtime, tokenizer, info, folder = load_onnx_reader_parts(
+                path, precision, threads=threads, spin_wait=spin_wait
+            )
         elif backend == "torch":
             from spanqa.modelio import load_model
             from spanqa.runtime.torch_runtime import TorchRuntime
@@ -164,6 +169,8 @@ class Reader:
         self, windows: Sequence[Window], batch_size: int, progress: bool = False
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Logits of every window, in input order; batches are length-sorted and padded to their longest."""
+        if not self.runtime.batch_independent:
+            batch_size = 1
         results: list[tuple[np.ndarray, np.ndarray]] = [None] * len(windows)  # type: ignore[list-item]
         bar = _progress_bar(len(windows), progress)
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0

@@ -95,6 +95,30 @@ def test_int8_export_is_smaller_and_answers_with_valid_spans(exported, head):
     assert len({p.best_text for p in predictions}) == 1
 
 
+def test_int8_answers_do_not_depend_on_the_other_questions_in_a_batch(exported):
+    """Dynamic int8 shares one activation scale per batch, so the reader runs its windows alone."""
+    reader = Reader.load(exported[("linear", "int8")])
+    assert not reader.runtime.batch_independent
+    long_context = " ".join(context for _, context in QUESTIONS) * 3
+    queries = [QUESTIONS[0], ("What is this about?", long_context), QUESTIONS[1], ("Why?", QUESTIONS[1][1][:40])]
+    together = reader.predict(queries, top_k=3, batch_size=8)
+    for query, prediction in zip(queries, together, strict=True):
+        alone = reader.ask(*query, top_k=3)
+        assert [(a.text, a.start, a.score) for a in prediction.answers] == [(a.text, a.start, a.score) for a in alone]
+
+
+def test_a_server_reader_does_not_spin_between_runs(exported):
+    from spanqa.serve.app import SERVER_LOAD_OPTIONS
+
+    def spinning(reader: Reader) -> str:
+        return reader.runtime.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+
+    assert spinning(Reader.load(exported[("linear", "int8")], **SERVER_LOAD_OPTIONS)) == "0"
+    offline = Reader.load(exported[("linear", "int8")])
+    with pytest.raises(RuntimeError, match="does not have configuration"):  # not set: ONNX Runtime's default, spinning
+        spinning(offline)
+
+
 def test_onnx_folder_records_what_it_holds(exported):
     import json
 

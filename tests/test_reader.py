@@ -146,6 +146,7 @@ class ScriptedRuntime:
     """Zero logits except a high start and end on one token id; records the padded batch shapes."""
 
     precision = "fp32"
+    batch_independent = True
 
     def __init__(self, token_id: int) -> None:
         self.token_id = token_id

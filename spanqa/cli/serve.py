@@ -72,7 +72,7 @@ def serve(
 
     import uvicorn
 
-    from spanqa.serve.app import ServeConfig, create_app
+    from spanqa.serve.app import SERVER_LOAD_OPTIONS, ServeConfig, create_app
 
     limits = ServeConfig(
         max_batch=max_batch,
@@ -82,7 +82,7 @@ def serve(
         max_body_bytes=max_body_bytes,
     )
     # Load before binding: a bad --model is one error line, and the port opens only when ready.
-    reader = load_reader(model, backend, precision, threads)
+    reader = load_reader(model, backend, precision, threads, **SERVER_LOAD_OPTIONS)
     api = create_app(reader, **dataclasses.asdict(limits))
     sock = _listen(host, port)
     config = uvicorn.Config(

@@ -16,6 +16,10 @@ Precision = Literal["fp32", "bf16", "int8"]
 
 class Runtime(Protocol):
     precision: str
+    # False where a window's logits depend on the other windows in its batch (dynamic int8: one
+    # activation scale per batch); the reader then runs windows one at a time, so that an answer
+    # never depends on which other questions were asked with it.
+    batch_independent: bool
 
     def run(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """[B, L] arrays in -> start logits [B, L] and end logits [B, L] or [B, L, L]."""

@@ -16,6 +16,7 @@ class TorchRuntime:
             raise ConfigError(f"the torch backend runs fp32 or bf16, not {precision!r} (int8 needs --backend onnx)")
         self.model = model.to(device).eval()
         self.precision = precision
+        self.batch_independent = True  # fp32 and bf16 rows never mix: padding and neighbours change nothing
         self.device = torch.device(device)
 
     def _autocast(self):

@@ -286,6 +286,12 @@ class RequestGuard:
 
 
 # ---------------------------------------------------------------------- state
+# Between runs of the model the event loop parses and answers HTTP on the same cores, so ONNX
+# Runtime's threads must not spin-wait there (bench/serve_load.py, 32 clients on 2 cores: 33
+# questions/s served with spinning, 44 without).
+SERVER_LOAD_OPTIONS = {"spin_wait": False}
+
+
 class ServerState:
     def __init__(
         self, reader: Any, source: str | os.PathLike[str] | None, load_options: dict[str, Any], config: ServeConfig
@@ -340,8 +346,8 @@ def _elapsed_ms(began: float) -> float:
 def create_app(
     reader: Any = None,
     *,
-    backend: str = "torch",
-    precision: str = "fp32",
+    backend: str = "auto",
+    precision: str = "auto",
     max_batch: int = 32,
     batch_wait_ms: float = 5.0,
     max_queue: int = 256,
@@ -362,7 +368,8 @@ def create_app(
     )
     loaded = reader if hasattr(reader, "_predict_queries") else None
     source = None if loaded is not None else reader
-    state = ServerState(loaded, source, {"backend": backend, "precision": precision}, config)
+    load_options = {"backend": backend, "precision": precision, **SERVER_LOAD_OPTIONS}
+    state = ServerState(loaded, source, load_options, config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
