@@ -288,7 +288,7 @@ class RequestGuard:
 # ---------------------------------------------------------------------- state
 # Between runs of the model the event loop parses and answers HTTP on the same cores, so ONNX
 # Runtime's threads must not spin-wait there (bench/serve_load.py, 32 clients on 2 cores: 33
-# questions/s served with spinning, 44 without).
+# questions/s served with spinning, 39 without).
 SERVER_LOAD_OPTIONS = {"spin_wait": False}
 
 
