@@ -356,6 +356,10 @@ def create_app(
 ) -> FastAPI:
     """The API over `reader`: a loaded Reader, or a model folder (None: the default model) to load at startup.
 
+    A folder is loaded the way a server needs it (`SERVER_LOAD_OPTIONS`: ONNX Runtime threads that do
+    not spin-wait). A Reader you loaded yourself is served as it is: load it with
+    `Reader.load(..., spin_wait=False)` for the same throughput.
+
     >>> import uvicorn
     >>> uvicorn.run(create_app("models/minilm-squad"), port=8000)
     """
