@@ -285,13 +285,23 @@ def _ort_int8_work(n: int) -> Callable[[], Any]:
 
 
 # ---------------------------------------------------------------------------- exports
+def _exported_from(folder: Path, model: Path) -> bool:
+    """Whether `folder` holds an ONNX export of `model`'s current weights (a retrained model is re-exported)."""
+    from spanqa.export import weights_fingerprint
+
+    try:
+        record = json.loads((folder / "spanqa.json").read_text(encoding="utf-8"))["onnx_export"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return record.get("source_weights_sha256") == weights_fingerprint(model) and (folder / record["file"]).exists()
+
+
 def export_for(model: Path, export_dir: Path, precision: str) -> Path:
-    """The ONNX folder of `model` for `precision` under export_dir (reused when already there)."""
+    """The ONNX folder of `model` for `precision` under export_dir (reused when made from the same weights)."""
     from spanqa.export import export_onnx
-    from spanqa.runtime.onnx_runtime import ONNX_FILES
 
     folder = export_dir / precision
-    if (folder / ONNX_FILES[precision]).exists():
+    if _exported_from(folder, model):
         return folder
     result = export_onnx(model, folder, int8=precision == "int8", overwrite=True)
     print(

@@ -24,6 +24,7 @@ The folder is built under a temporary name beside OUT_DIR and renamed when compl
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -330,6 +331,22 @@ def quantize_int8(
     return excluded
 
 
+# Files that hold a Hugging Face model's weights (single or sharded).
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
+
+
+def weights_fingerprint(model_dir: str | os.PathLike[str]) -> str:
+    """SHA-256 over the weight files of `model_dir`: says which weights an export was made from."""
+    digest = hashlib.sha256()
+    files = sorted(path for pattern in WEIGHT_PATTERNS for path in Path(model_dir).glob(pattern))
+    for path in files:
+        digest.update(path.name.encode())
+        with path.open("rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
 def _write_folder_files(
     loaded, staging: Path, onnx_file: str, optimized: bool, max_abs_diff: float, source: Path, quantization
 ) -> None:
@@ -340,6 +357,7 @@ def _write_folder_files(
     precision = "int8" if onnx_file == ONNX_FILES["int8"] else "fp32"
     export_record = {
         "source": str(source),
+        "source_weights_sha256": weights_fingerprint(source),
         "file": onnx_file,
         "opset": OPSET,
         "optimized": optimized,

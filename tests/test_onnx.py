@@ -119,13 +119,18 @@ def test_a_server_reader_does_not_spin_between_runs(exported):
         spinning(offline)
 
 
-def test_onnx_folder_records_what_it_holds(exported):
+def test_onnx_folder_records_what_it_holds(exported, tiny_model_dir, tiny_pointer_model_dir):
     import json
+
+    from spanqa.export import weights_fingerprint
 
     payload = json.loads((exported[("linear", "int8")] / "spanqa.json").read_text())
     assert payload["backend"] == "onnx" and payload["precision"] == "int8" and payload["head"] == "linear"
     assert payload["onnx_export"]["fp32_max_abs_diff_vs_torch"] < 1e-4
     assert (exported[("linear", "int8")] / "tokenizer.json").exists()
+    # Which weights it was made from: a retrained model is told apart from its stale export.
+    assert payload["onnx_export"]["source_weights_sha256"] == weights_fingerprint(tiny_model_dir)
+    assert weights_fingerprint(tiny_model_dir) != weights_fingerprint(tiny_pointer_model_dir)
 
 
 def test_asking_an_int8_folder_for_fp32_names_the_fix(exported):
