@@ -297,9 +297,16 @@ def _exported_from(folder: Path, model: Path) -> bool:
 
 
 def export_for(model: Path, export_dir: Path, precision: str) -> Path:
-    """The ONNX folder of `model` for `precision` under export_dir (reused when made from the same weights)."""
+    """The ONNX folder of `model` for `precision`: the model folder itself when it ships that ONNX file
+    (what its users run: the default model's int8 file was quantised from the fp32 training weights,
+    not from the fp16 copy beside it), else an export under export_dir, reused when made from the
+    same weights."""
     from spanqa.export import export_onnx
+    from spanqa.runtime.onnx_runtime import ONNX_FILES
 
+    if (model / ONNX_FILES[precision]).exists():
+        print(f"  {precision}: the model folder's own {ONNX_FILES[precision]}", flush=True)
+        return model
     folder = export_dir / precision
     if _exported_from(folder, model):
         return folder
@@ -606,6 +613,14 @@ def main(argv: list[str] | None = None) -> int:
     peaks = matmul_peaks(args.peak_budget)
     if peaks["int8_torch"]["gflops"] < peaks["int8"]["gflops"] / 10:
         notes.append("torch._int_mm has no fast CPU kernel here; the int8 peak is ONNX Runtime's MatMulInteger.")
+    from spanqa.runtime.onnx_runtime import ONNX_FILES
+
+    shipped = [name for name, file in ONNX_FILES.items() if (model / file).exists()]
+    if shipped:
+        notes.append(
+            f"onnx-{'/'.join(shipped)} ran the model folder's own ONNX file, as its users do; the other "
+            "ONNX rows ran a fresh export of its weights."
+        )
     with tempfile.TemporaryDirectory(prefix="spanqa-bench-") as work_name:
         work = Path(work_name)
         export_dir = args.export_dir.expanduser() if args.export_dir else work / "exports"
