@@ -285,15 +285,23 @@ def _ort_int8_work(n: int) -> Callable[[], Any]:
 
 
 # ---------------------------------------------------------------------------- exports
+def _ships_onnx(model: Path, precision: str) -> bool:
+    """Whether the model folder itself holds the ONNX file of `precision` (what its users run)."""
+    from spanqa.runtime.onnx_runtime import ONNX_FILES
+
+    return (model / ONNX_FILES[precision]).exists()
+
+
 def _exported_from(folder: Path, model: Path) -> bool:
     """Whether `folder` holds an ONNX export of `model`'s current weights (a retrained model is re-exported)."""
-    from spanqa.export import weights_fingerprint
+    from spanqa.modelio import weights_fingerprint
 
     try:
         record = json.loads((folder / "spanqa.json").read_text(encoding="utf-8"))["onnx_export"]
+        made_from, onnx_file = record["source_weights_sha256"], folder / record["file"]
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    return record.get("source_weights_sha256") == weights_fingerprint(model) and (folder / record["file"]).exists()
+    return made_from == weights_fingerprint(model) and onnx_file.exists()
 
 
 def export_for(model: Path, export_dir: Path, precision: str) -> Path:
@@ -302,10 +310,9 @@ def export_for(model: Path, export_dir: Path, precision: str) -> Path:
     not from the fp16 copy beside it), else an export under export_dir, reused when made from the
     same weights."""
     from spanqa.export import export_onnx
-    from spanqa.runtime.onnx_runtime import ONNX_FILES
 
-    if (model / ONNX_FILES[precision]).exists():
-        print(f"  {precision}: the model folder's own {ONNX_FILES[precision]}", flush=True)
+    if _ships_onnx(model, precision):
+        print(f"  {precision}: the model folder's own ONNX file", flush=True)
         return model
     folder = export_dir / precision
     if _exported_from(folder, model):
@@ -613,9 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     peaks = matmul_peaks(args.peak_budget)
     if peaks["int8_torch"]["gflops"] < peaks["int8"]["gflops"] / 10:
         notes.append("torch._int_mm has no fast CPU kernel here; the int8 peak is ONNX Runtime's MatMulInteger.")
-    from spanqa.runtime.onnx_runtime import ONNX_FILES
-
-    shipped = [name for name, file in ONNX_FILES.items() if (model / file).exists()]
+    shipped = [precision for precision in ("fp32", "int8") if _ships_onnx(model, precision)]
     if shipped:
         notes.append(
             f"onnx-{'/'.join(shipped)} ran the model folder's own ONNX file, as its users do; the other "

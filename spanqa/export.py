@@ -24,7 +24,6 @@ The folder is built under a temporary name beside OUT_DIR and renamed when compl
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -331,25 +330,10 @@ def quantize_int8(
     return excluded
 
 
-# Files that hold a Hugging Face model's weights (single or sharded).
-WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
-
-
-def weights_fingerprint(model_dir: str | os.PathLike[str]) -> str:
-    """SHA-256 over the weight files of `model_dir`: says which weights an export was made from."""
-    digest = hashlib.sha256()
-    files = sorted(path for pattern in WEIGHT_PATTERNS for path in Path(model_dir).glob(pattern))
-    for path in files:
-        digest.update(path.name.encode())
-        with path.open("rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def _write_folder_files(
     loaded, staging: Path, onnx_file: str, optimized: bool, max_abs_diff: float, source: Path, quantization
 ) -> None:
+    from spanqa.modelio import weights_fingerprint
     from spanqa.settings import SETTINGS_FILE, model_info_payload
 
     loaded.tokenizer.save_pretrained(staging)

@@ -6,6 +6,7 @@ folder holds the encoder in the transformers layout and the head in pointer_head
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -21,6 +22,9 @@ from spanqa.settings import SETTINGS_FILE, ModelInfo, model_info_payload, read_m
 POINTER_HEAD_FILE = "pointer_head.safetensors"
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 DEFAULT_MODEL_DIR = Path(__file__).parent / "models" / "default"
+# Every file of a folder's weights, sharded ones and the pointer head included (WEIGHT_FILES only
+# says whether a folder has weights at all).
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
 
 
 @dataclass
@@ -225,3 +229,15 @@ def training_runs(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
         runs.insert(0, training)
         current = Path(training["base"]) if training.get("base") else None
     return runs
+
+
+def weights_fingerprint(model_dir: str | os.PathLike[str]) -> str:
+    """SHA-256 over the weight files of `model_dir`: says which weights an export was made from."""
+    digest = hashlib.sha256()
+    files = sorted(path for pattern in WEIGHT_PATTERNS for path in Path(model_dir).glob(pattern))
+    for path in files:
+        digest.update(path.name.encode())
+        with path.open("rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

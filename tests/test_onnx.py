@@ -122,7 +122,7 @@ def test_a_server_reader_does_not_spin_between_runs(exported):
 def test_onnx_folder_records_what_it_holds(exported, tiny_model_dir, tiny_pointer_model_dir):
     import json
 
-    from spanqa.export import weights_fingerprint
+    from spanqa.modelio import weights_fingerprint
 
     payload = json.loads((exported[("linear", "int8")] / "spanqa.json").read_text())
     assert payload["backend"] == "onnx" and payload["precision"] == "int8" and payload["head"] == "linear"
