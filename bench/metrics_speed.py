@@ -92,9 +92,9 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO))
+    from spanqa.evaluation.metrics import evaluate_squad, squad_metrics
+    from spanqa.evaluation.report import build_report
     from spanqa.fileio import write_json_atomic, write_text_atomic
-    from spanqa.metrics import evaluate_squad, squad_metrics
-    from spanqa.report import build_report
 
     rows = []
     for version in ("1.1", "2.0"):

@@ -34,7 +34,7 @@ def baseline_answer(model, tokenizer, question: str, context: str, settings) -> 
     """The best answer the plain way: one window per forward pass, per-window softmax, double loop."""
     import torch
 
-    from spanqa.features import truncate_questions
+    from spanqa.inference.features import truncate_questions
 
     (question,) = truncate_questions(tokenizer, [question], settings.max_question_len)
     encoded = tokenizer(
@@ -116,11 +116,11 @@ def main() -> None:
 
     from spanqa.data import load_squad
     from spanqa.errors import SpanQAError
-    from spanqa.features import encode_windows
+    from spanqa.evaluation.metrics import normalize_answer
     from spanqa.fileio import write_json_atomic, write_text_atomic
-    from spanqa.metrics import normalize_answer
-    from spanqa.modelio import DEFAULT_MODEL_DIR
-    from spanqa.reader import Reader
+    from spanqa.inference.features import encode_windows
+    from spanqa.inference.reader import Reader
+    from spanqa.model.folder import DEFAULT_MODEL_DIR
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)

@@ -233,7 +233,7 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def offline_throughput(args: argparse.Namespace, questions: list[tuple[str, str]]) -> dict[str, Any]:
-    from spanqa.reader import Reader
+    from spanqa.inference.reader import Reader
 
     reader = Reader.load(args.model, backend=args.backend, precision=args.precision)
     subset = questions[: args.offline_questions]

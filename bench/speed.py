@@ -101,7 +101,7 @@ def select_questions(data_path: Path, limit: int | None) -> tuple[list[Any], dic
 
 
 def score(dataset: dict[str, Any], predictions: dict[str, str]) -> tuple[float, float]:
-    from spanqa.metrics import squad_metrics
+    from spanqa.evaluation.metrics import squad_metrics
 
     metrics = squad_metrics(dataset, predictions)
     return float(metrics["exact"]), float(metrics["f1"])
@@ -109,10 +109,10 @@ def score(dataset: dict[str, Any], predictions: dict[str, str]) -> tuple[float, 
 
 # ---------------------------------------------------------------------------- timing the stages
 class StageTimer:
-    """Times the stages of the real `Reader.predict` path by wrapping what spanqa.reader calls."""
+    """Times the stages of the real `Reader.predict` path by wrapping what spanqa.inference.reader calls."""
 
     def __init__(self, reader) -> None:
-        import spanqa.reader as reader_module
+        import spanqa.inference.reader as reader_module
 
         self.module = reader_module
         self.reader = reader
@@ -287,14 +287,14 @@ def _ort_int8_work(n: int) -> Callable[[], Any]:
 # ---------------------------------------------------------------------------- exports
 def _ships_onnx(model: Path, precision: str) -> bool:
     """Whether the model folder itself holds the ONNX file of `precision` (what its users run)."""
-    from spanqa.runtime.onnx_runtime import ONNX_FILES
+    from spanqa.model.folder import ONNX_FILES
 
     return (model / ONNX_FILES[precision]).exists()
 
 
 def _exported_from(folder: Path, model: Path) -> bool:
     """Whether `folder` holds an ONNX export of `model`'s current weights (a retrained model is re-exported)."""
-    from spanqa.modelio import weights_fingerprint
+    from spanqa.model.folder import weights_fingerprint
 
     try:
         record = json.loads((folder / "spanqa.json").read_text(encoding="utf-8"))["onnx_export"]
@@ -309,7 +309,7 @@ def export_for(model: Path, export_dir: Path, precision: str) -> Path:
     (what its users run: the default model's int8 file was quantised from the fp32 training weights,
     not from the fp16 copy beside it), else an export under export_dir, reused when made from the
     same weights."""
-    from spanqa.export import export_onnx
+    from spanqa.inference.runtime.onnx_export import export_onnx
 
     if _ships_onnx(model, precision):
         print(f"  {precision}: the model folder's own ONNX file", flush=True)
@@ -331,7 +331,7 @@ def export_for(model: Path, export_dir: Path, precision: str) -> Path:
 def run_backend(
     name: str, model: Path, export_dir: Path, examples, dataset, args, peaks, config, lat_case
 ) -> BackendResult:
-    from spanqa.reader import Reader
+    from spanqa.inference.reader import Reader
 
     backend, precision = BACKENDS[name]
     result = BackendResult(name=name, backend=backend, precision=precision)
@@ -340,7 +340,7 @@ def run_backend(
     reader = Reader.load(folder, backend=backend, precision=precision)
     result.load_s = time.perf_counter() - began
     if args.threads is not None and backend == "onnx":
-        from spanqa.runtime.onnx_runtime import OnnxRuntime
+        from spanqa.inference.runtime.onnx import OnnxRuntime
 
         reader.runtime = OnnxRuntime(reader.runtime.model_path, precision=precision, threads=args.threads)
     tune = examples[: args.tune_limit]
@@ -426,7 +426,7 @@ def machine() -> dict[str, Any]:
     import onnxruntime
     import torch
 
-    from spanqa.runtime.onnx_runtime import cpu_has_fast_bf16
+    from spanqa.model.folder import cpu_has_fast_bf16
 
     flags, model_name = set(), platform.processor()
     try:
@@ -595,8 +595,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from spanqa.fileio import write_json_atomic, write_text_atomic
-    from spanqa.modelio import load_model
-    from spanqa.settings import read_model_info
+    from spanqa.model.folder import read_model_info
+    from spanqa.model.torch_io import load_model
 
     model = args.model.expanduser().resolve()
     names = [name.strip() for name in args.backends.split(",") if name.strip()]

@@ -35,8 +35,8 @@ def default_base() -> str:
 
 
 def spanqa_rate(args, data: Path, workdir: Path) -> dict[str, Any]:
-    from spanqa.train import train
-    from spanqa.train_config import TrainConfig
+    from spanqa.training.config import TrainConfig
+    from spanqa.training.loop import train
 
     out = workdir / "spanqa-run"
     config = TrainConfig(
@@ -147,7 +147,7 @@ def main() -> None:
     from spanqa.data.squad import examples_from_squad
     from spanqa.fileio import write_json_atomic, write_text_atomic
     from spanqa.settings import ReaderSettings
-    from spanqa.train_data import prepare_training_windows
+    from spanqa.training.data import prepare_training_windows
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

@@ -24,12 +24,13 @@ from typing import Any
 import numpy as np
 
 from spanqa.data import load_squad
-from spanqa.features import encode_windows
 from spanqa.fileio import write_json_atomic
-from spanqa.modelio import load_model, training_runs
+from spanqa.inference.features import encode_windows
+from spanqa.model.folder import training_runs
+from spanqa.model.torch_io import load_model
 from spanqa.settings import ReaderSettings
-from spanqa.train import epoch_batches
-from spanqa.train_data import select_training_examples
+from spanqa.training.data import select_training_examples
+from spanqa.training.loop import epoch_batches
 from spanqa.types import Example
 
 

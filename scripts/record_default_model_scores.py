@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from spanqa.modelio import DEFAULT_MODEL_DIR
-from spanqa.settings import ModelInfo, read_model_info, write_model_info
+from spanqa.model.folder import DEFAULT_MODEL_DIR, ModelInfo, read_model_info, write_model_info
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports" / "default-model"
 V1_KEYS = ("exact", "f1", "total")

@@ -20,10 +20,10 @@ from typing import Any
 
 import torch
 
-from spanqa.export import export_onnx
-from spanqa.modelio import DEFAULT_MODEL_DIR, load_model, save_model, training_runs
-from spanqa.runtime.onnx_runtime import ONNX_FILES
-from spanqa.settings import ModelInfo, ReaderSettings
+from spanqa.inference.runtime.onnx_export import export_onnx
+from spanqa.model.folder import DEFAULT_MODEL_DIR, ONNX_FILES, ModelInfo, training_runs
+from spanqa.model.torch_io import load_model, save_model
+from spanqa.settings import ReaderSettings
 
 REPO = Path(__file__).resolve().parent.parent
 PATH_KEYS = ("base", "out", "eval_file", "logdir", "checkpoint_dir")

@@ -13,8 +13,8 @@ from spanqa.types import Answer, Example, Prediction
 
 if TYPE_CHECKING:
     from spanqa.data import load_squad
-    from spanqa.metrics import squad_metrics
-    from spanqa.reader import Reader
+    from spanqa.evaluation.metrics import squad_metrics
+    from spanqa.inference.reader import Reader
 
 __all__ = [
     "Answer",
@@ -32,7 +32,7 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-_LAZY = {"Reader": "spanqa.reader", "load_squad": "spanqa.data", "squad_metrics": "spanqa.metrics"}
+_LAZY = {"Reader": "spanqa.inference.reader", "load_squad": "spanqa.data", "squad_metrics": "spanqa.evaluation.metrics"}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,16 +1,18 @@
-"""Atomic file writes: a reader never sees a half-written file."""
+"""Atomic writes of files and folders: a reader never sees half of one, a crash leaves the old one whole."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 
-def _umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -18,7 +20,7 @@ def _umask() -> int:
 
 def make_permissions_normal(path: Path) -> None:
     """mkstemp/mkdtemp create private (0600/0700) entries; give them the usual umask-based mode."""
-    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~_umask())
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~current_umask())
 
 
 def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], None]) -> None:
@@ -49,3 +51,38 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 
 def write_json_atomic(path: str | os.PathLike[str], payload: Any, indent: int | None = 2) -> None:
     write_text_atomic(path, json.dumps(payload, ensure_ascii=False, indent=indent) + "\n")
+
+
+def swap_folder(staging: Path, destination: Path) -> None:
+    """Put the finished folder `staging` where `destination` is; an old `destination` is replaced whole."""
+    if destination.exists():
+        retired = destination.with_name(f".{destination.name}.old-{os.getpid()}")
+        os.replace(destination, retired)
+        os.replace(staging, destination)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, destination)
+
+
+@contextlib.contextmanager
+def staged_folder(
+    destination: str | os.PathLike[str], install: Callable[[Path, Path], None] = swap_folder
+) -> Iterator[Path]:
+    """Build a folder under a temporary name beside `destination`, then `install` it there.
+
+        with staged_folder(out) as staging:
+            (staging / "model.onnx").write_bytes(...)
+
+    The staging folder sits in the destination's parent (one file system: renames are atomic)
+    and gets the usual permissions. If the block raises, it is removed and `destination` is
+    untouched. `install(staging, destination)` defaults to replacing the whole folder.
+    """
+    target = Path(destination)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        make_permissions_normal(staging)
+        yield staging
+        install(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,18 +1,16 @@
-"""Reader settings: defaults, validation and the `spanqa.json` round trip."""
+"""Reader settings: the knobs of windowing and decoding, with their defaults, validated when built.
+
+A model folder stores its own defaults in spanqa.json (see spanqa.model.folder)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
-from spanqa.errors import ConfigError, ModelFolderError
+from spanqa.errors import ConfigError
 
 HeadType = Literal["linear", "pointer"]
-SETTINGS_FILE = "spanqa.json"
 
 # A question/context pair holds at most this many special tokens ([CLS] q [SEP] c [SEP] for
 # BERT, <s> q </s></s> c </s> for RoBERTa); used to check that a window leaves room for context.
@@ -83,45 +81,3 @@ class ReaderSettings:
     def from_dict(cls, values: dict[str, Any]) -> ReaderSettings:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What `spanqa.json` says about a model folder beside its reader defaults."""
-
-    head: HeadType = "linear"
-    settings: ReaderSettings = ReaderSettings()
-    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-
-def read_model_info(folder: str | os.PathLike[str]) -> ModelInfo:
-    """Read `spanqa.json` from a model folder; a folder without one gets the defaults."""
-    path = Path(folder) / SETTINGS_FILE
-    if not path.exists():
-        return ModelInfo()
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise ModelFolderError(f"{path} is not valid JSON ({error}): fix or delete it") from error
-    if not isinstance(payload, dict):
-        raise ModelFolderError(f"{path} should hold a JSON object")
-    head = payload.get("head", "linear")
-    if head not in ("linear", "pointer"):
-        raise ModelFolderError(f"{path}: head must be 'linear' or 'pointer', got {head!r}")
-    try:
-        settings = ReaderSettings.from_dict(payload.get("reader", {}))
-    except ConfigError as error:
-        raise ModelFolderError(f"{path}: {error}") from error
-    extra = {k: v for k, v in payload.items() if k not in ("head", "reader")}
-    return ModelInfo(head=head, settings=settings, extra=extra)
-
-
-def model_info_payload(info: ModelInfo) -> dict[str, Any]:
-    return {"head": info.head, "reader": info.settings.to_dict(), **info.extra}
-
-
-def write_model_info(folder: str | os.PathLike[str], info: ModelInfo) -> None:
-    """Replace `spanqa.json` in a model folder (atomically: a crash leaves the old file whole)."""
-    from spanqa.fileio import write_json_atomic
-
-    write_json_atomic(Path(folder) / SETTINGS_FILE, model_info_payload(info))

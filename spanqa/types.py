@@ -28,6 +28,15 @@ class Example:
 
 
 @dataclass(frozen=True)
+class Query:
+    """One question asked of one or more contexts (the contexts are ranked together)."""
+
+    id: str
+    question: str
+    contexts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Answer:
     """An answer span. `context[start:end] == text`; the no-answer is ("", 0, 0).
 

@@ -38,6 +38,17 @@ def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     return code, captured.out, captured.err
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fp32_when_auto():
+    """precision "auto" means fp32 in tests, whatever the CPU: on CPUs with native bf16 it would pick
+    bf16, and tests compare answers and logits of two readers exactly. Tests of bf16 ask for it."""
+    import spanqa.model.folder
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(spanqa.model.folder, "cpu_has_fast_bf16", lambda: False)
+        yield
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 2-layer random BERT with a linear span head, saved as a spanqa model folder."""
@@ -51,9 +62,9 @@ def tiny_pointer_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_reader(tiny_model_dir):
-    from spanqa.reader import Reader
+    from spanqa.inference.reader import Reader
 
-    return Reader.load(tiny_model_dir)
+    return Reader.load(tiny_model_dir, precision="fp32")
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from conftest import run_main
 
-from spanqa.calibration import fit_temperature
-from spanqa.decode import WindowLogits
 from spanqa.errors import InputError
-from spanqa.reader import Reader
+from spanqa.evaluation.calibration import fit_temperature, fit_temperature_on_logits
+from spanqa.inference.decode import WindowLogits
+from spanqa.inference.reader import Reader
 from spanqa.settings import ReaderSettings
-from spanqa.types import Example, GoldAnswer
+from spanqa.types import Example, Query
 
 FIXTURE = Path(__file__).parent / "fixtures" / "squad-v1.1-dev-small.json"
 
@@ -24,35 +24,26 @@ CONTEXT = " ".join(WORDS)
 TRUE_TEMPERATURE = 2.0
 
 
-class LogitsReader:
-    """Stands in for a Reader whose model gave `logits[q]` to question q's context words."""
-
-    def __init__(self, logits: np.ndarray) -> None:
-        self.logits = logits
-        self.settings = ReaderSettings(max_answer_len=1)  # one-word spans: span logit = start logit
-
-    def _logits_per_query(self, queries, settings, batch_size, progress=False):
-        count = len(WORDS)
-        mask = np.r_[False, np.ones(count, dtype=bool)]  # position 0 is CLS
-        spans, position = [], 0
-        for word in WORDS:
-            spans.append((position, position + len(word)))
-            position += len(word) + 1
-        offsets = np.vstack([[0, 0], np.array(spans)])
-        return [
-            [
-                WindowLogits(
-                    start_logits=np.r_[-50.0, self.logits[int(query.id)]],
-                    end_logits=np.zeros(count + 1),
-                    context_mask=mask,
-                    offsets=offsets,
-                    word_offsets=offsets,
-                    cls_index=0,
-                    context_index=0,
-                )
-            ]
-            for query in queries
-        ]
+def word_logits(logits: np.ndarray) -> list[WindowLogits]:
+    """One window over CONTEXT whose model gave `logits` to its words (position 0 is CLS)."""
+    count = len(WORDS)
+    mask = np.r_[False, np.ones(count, dtype=bool)]
+    spans, position = [], 0
+    for word in WORDS:
+        spans.append((position, position + len(word)))
+        position += len(word) + 1
+    offsets = np.vstack([[0, 0], np.array(spans)])
+    return [
+        WindowLogits(
+            start_logits=np.r_[-50.0, logits],
+            end_logits=np.zeros(count + 1),
+            context_mask=mask,
+            offsets=offsets,
+            word_offsets=offsets,
+            cls_index=0,
+            context_index=0,
+        )
+    ]
 
 
 def test_fit_recovers_the_temperature_the_answers_were_drawn_with() -> None:
@@ -61,11 +52,11 @@ def test_fit_recovers_the_temperature_the_answers_were_drawn_with() -> None:
     logits = rng.normal(0, 4, size=(3000, len(WORDS)))
     probabilities = np.exp(logits / TRUE_TEMPERATURE)
     probabilities /= probabilities.sum(axis=1, keepdims=True)
-    examples = []
-    for q, row in enumerate(probabilities):
-        gold = WORDS[rng.choice(len(WORDS), p=row)]
-        examples.append(Example(str(q), "which word?", CONTEXT, (GoldAnswer(gold, CONTEXT.index(gold)),)))
-    fit = fit_temperature(LogitsReader(logits), examples)  # type: ignore[arg-type]
+    golds = [[WORDS[rng.choice(len(WORDS), p=row)]] for row in probabilities]
+    queries = [Query(str(q), "which word?", (CONTEXT,)) for q in range(len(golds))]
+    per_query = [word_logits(row) for row in logits]
+    settings = ReaderSettings(max_answer_len=1)  # one-word spans: span logit = start logit
+    fit = fit_temperature_on_logits(queries, per_query, golds, settings)
     assert fit.temperature == pytest.approx(TRUE_TEMPERATURE, rel=0.15)
     assert fit.questions == 3000
     assert fit.after.log_loss < fit.before.log_loss

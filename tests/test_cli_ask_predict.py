@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import pytest
 
-from spanqa.reader import Reader
+from spanqa.inference.reader import Reader
 
 FIXTURES = Path(__file__).parent / "fixtures"
 V11 = FIXTURES / "squad-v1.1-dev-small.json"
@@ -270,9 +270,9 @@ def test_bad_model_folder(cli: Cli, tmp_path: Path, tiny_model_dir: Path, kind: 
 
 
 def test_no_default_model(cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import spanqa.modelio
+    import spanqa.model.folder
 
-    monkeypatch.setattr(spanqa.modelio, "DEFAULT_MODEL_DIR", tmp_path)
+    monkeypatch.setattr(spanqa.model.folder, "DEFAULT_MODEL_DIR", tmp_path)
     code, _, err = cli("ask", "-q", QUESTION, "-c", CONTEXT)
     assert_one_error_line(code, err, "--model")
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import run_main
 
-from spanqa.metrics import squad_metrics
+from spanqa.evaluation.metrics import squad_metrics
 
 FIXTURES = Path(__file__).parent / "fixtures"
 V11 = FIXTURES / "squad-v1.1-dev-small.json"
@@ -92,7 +92,7 @@ def test_v11_with_missing_predictions(
 
 
 class FakeReader:
-    """Stands in for spanqa.reader.Reader: answers with the first gold answer, or the no-answer."""
+    """Stands in for spanqa.inference.reader.Reader: answers with the first gold answer, or the no-answer."""
 
     loaded_from: Path | None = None
 
@@ -121,7 +121,7 @@ class FakeReader:
 def test_model_path_predicts_scores_and_writes(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.setitem(sys.modules, "spanqa.reader", types.SimpleNamespace(Reader=FakeReader))
+    monkeypatch.setitem(sys.modules, "spanqa.inference.reader", types.SimpleNamespace(Reader=FakeReader))
     predictions_out, out, page = tmp_path / "preds.json", tmp_path / "report.json", tmp_path / "report.html"
     code, stdout, stderr = run_main(
         monkeypatch, capsys, "evaluate", str(V20), "--model", str(tmp_path / "model"),
@@ -148,7 +148,7 @@ def test_model_path_with_a_real_reader_matches_its_predictions(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_model_dir: Path
 ) -> None:
     from spanqa.data import load_squad
-    from spanqa.reader import Reader
+    from spanqa.inference.reader import Reader
 
     predictions_out, out = tmp_path / "preds.json", tmp_path / "report.json"
     code, _, stderr = run_main(
@@ -170,7 +170,7 @@ def test_model_path_with_a_real_reader_matches_its_predictions(
 def test_model_path_on_v11_data_ignores_no_answer_probabilities(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.setitem(sys.modules, "spanqa.reader", types.SimpleNamespace(Reader=FakeReader))
+    monkeypatch.setitem(sys.modules, "spanqa.inference.reader", types.SimpleNamespace(Reader=FakeReader))
     out = tmp_path / "report.json"
     code, _, stderr = run_main(monkeypatch, capsys, "evaluate", str(V11), "--model", "m", "--out", str(out))
     assert code == 0, stderr

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from spanqa.decode import DecodeOptions, WindowLogits, decode_example, null_logit, span_band
+from spanqa.inference.decode import DecodeOptions, WindowLogits, decode_example, null_logit, span_band
 
 QUESTION_LEN = 2
 PADDING = 2
@@ -497,7 +497,7 @@ def test_pointer_head_null_logit_and_band() -> None:
 # ------------------------------------------------------------------ module hygiene
 def test_decode_imports_neither_torch_nor_transformers() -> None:
     code = (
-        "import sys, spanqa.decode; "
+        "import sys, spanqa.inference.decode; "
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, sorted(sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from spanqa.errors import ModelFolderError
-from spanqa.features import (
+from spanqa.inference.features import (
     Window,
     encode_windows,
     length_sorted_batches,
@@ -324,14 +324,14 @@ def test_length_sorted_batches_of_nothing() -> None:
 
 # ------------------------------------------------------------------ tokenizer checks
 def test_slow_tokenizers_are_refused() -> None:
-    from spanqa.tokenization import span_tokenizer
+    from spanqa.inference.tokenization import span_tokenizer
 
     with pytest.raises(ModelFolderError, match="fast tokenizer"):
         span_tokenizer(SimpleNamespace(is_fast=False))
 
 
 def test_tokenizer_from_folder_matches_the_transformers_one(tokenizer, tiny_model_dir) -> None:
-    from spanqa.tokenization import SpanTokenizer
+    from spanqa.inference.tokenization import SpanTokenizer
 
     plain = SpanTokenizer.from_folder(tiny_model_dir)
     assert plain.cls_token_id == tokenizer.cls_token_id and plain.pad_token_id == tokenizer.pad_token_id

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from spanqa.errors import DataFileError, InputError
-from spanqa.metrics import (
+from spanqa.evaluation.metrics import (
     detect_version,
     evaluate_squad,
     exact_match,

@@ -10,7 +10,7 @@ import pytest
 from conftest import run_main
 
 from spanqa.errors import ConfigError, InputError, ModelFolderError
-from spanqa.reader import Reader
+from spanqa.inference.reader import Reader
 
 QUESTIONS = [
     ("Who wrote the report?", "The report was written by Ada Lovelace in 1843, after months of careful work."),
@@ -22,7 +22,7 @@ QUESTIONS = [
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, tiny_model_dir, tiny_pointer_model_dir) -> dict[tuple[str, str], Path]:
     """{(head, precision): ONNX folder} for the tiny linear and pointer models."""
-    from spanqa.export import export_onnx
+    from spanqa.inference.runtime.onnx_export import export_onnx
 
     root = tmp_path_factory.mktemp("onnx")
     folders = {}
@@ -33,7 +33,7 @@ def exported(tmp_path_factory, tiny_model_dir, tiny_pointer_model_dir) -> dict[t
 
 
 def padded_batch(reader: Reader) -> dict[str, np.ndarray]:
-    from spanqa.features import encode_windows, pad_windows
+    from spanqa.inference.features import encode_windows, pad_windows
 
     questions, contexts = zip(*QUESTIONS, strict=True)
     windows = encode_windows(
@@ -47,7 +47,7 @@ def padded_batch(reader: Reader) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("head", ["linear", "pointer"])
 def test_fp32_onnx_logits_equal_torch(exported, tiny_model_dir, tiny_pointer_model_dir, head):
-    torch_reader = Reader.load(tiny_model_dir if head == "linear" else tiny_pointer_model_dir, backend="torch")
+    torch_reader = Reader.load(tiny_model_dir if head == "linear" else tiny_pointer_model_dir, backend="torch", precision="fp32")
     onnx_reader = Reader.load(exported[(head, "fp32")], backend="onnx", precision="fp32")
     batch = padded_batch(torch_reader)
     expected_start, expected_end = torch_reader.runtime.run(batch)
@@ -64,10 +64,10 @@ def test_fp32_onnx_logits_equal_torch(exported, tiny_model_dir, tiny_pointer_mod
 def test_onnx_folder_loads_without_naming_the_backend_and_answers_like_torch(
     exported, tiny_model_dir, tiny_pointer_model_dir, head
 ):
-    from spanqa.runtime.onnx_runtime import OnnxRuntime
+    from spanqa.inference.runtime.onnx import OnnxRuntime
 
     onnx_reader = Reader.load(exported[(head, "fp32")])
-    torch_reader = Reader.load(tiny_model_dir if head == "linear" else tiny_pointer_model_dir, backend="torch")
+    torch_reader = Reader.load(tiny_model_dir if head == "linear" else tiny_pointer_model_dir, backend="torch", precision="fp32")
     assert isinstance(onnx_reader.runtime, OnnxRuntime) and onnx_reader.runtime.precision == "fp32"
     assert onnx_reader.info.head == head
     for question, context in QUESTIONS:
@@ -122,7 +122,7 @@ def test_a_server_reader_does_not_spin_between_runs(exported):
 def test_onnx_folder_records_what_it_holds(exported, tiny_model_dir, tiny_pointer_model_dir):
     import json
 
-    from spanqa.modelio import weights_fingerprint
+    from spanqa.model.folder import weights_fingerprint
 
     payload = json.loads((exported[("linear", "int8")] / "spanqa.json").read_text())
     assert payload["backend"] == "onnx" and payload["precision"] == "int8" and payload["head"] == "linear"
@@ -154,12 +154,12 @@ def test_onnx_backend_on_a_folder_without_onnx_names_spanqa_export(tiny_model_di
 
 
 def test_resolve_backend(exported, tiny_model_dir, monkeypatch):
-    from spanqa.runtime import onnx_runtime
-    from spanqa.runtime.onnx_runtime import resolve_backend
+    from spanqa.model import folder
+    from spanqa.model.folder import resolve_backend
 
-    monkeypatch.setattr(onnx_runtime, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(folder, "cpu_has_fast_bf16", lambda: False)
     assert resolve_backend(tiny_model_dir) == ("torch", "fp32")
-    monkeypatch.setattr(onnx_runtime, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(folder, "cpu_has_fast_bf16", lambda: True)
     assert resolve_backend(tiny_model_dir) == ("torch", "bf16")
     assert resolve_backend(tiny_model_dir, "torch", "fp32") == ("torch", "fp32")
     assert resolve_backend(exported[("linear", "fp32")]) == ("onnx", "fp32")
@@ -176,7 +176,7 @@ def test_resolve_backend(exported, tiny_model_dir, monkeypatch):
 
 
 def test_failed_export_leaves_the_destination_alone(tiny_model_dir, tmp_path, monkeypatch):
-    from spanqa import export
+    from spanqa.inference.runtime import onnx_export as export
 
     destination = tmp_path / "out"
     destination.mkdir()
@@ -193,7 +193,7 @@ def test_failed_export_leaves_the_destination_alone(tiny_model_dir, tmp_path, mo
 
 
 def test_export_refuses_to_write_over_its_source(tiny_model_dir):
-    from spanqa.export import export_onnx
+    from spanqa.inference.runtime.onnx_export import export_onnx
 
     with pytest.raises(InputError, match="holds the source model"):
         export_onnx(tiny_model_dir, tiny_model_dir, overwrite=True)
@@ -245,7 +245,7 @@ def test_loading_an_onnx_folder_does_not_import_torch(exported):
     import subprocess
 
     code = (
-        "import sys; from spanqa.reader import Reader; "
+        "import sys; from spanqa.inference.reader import Reader; "
         f"reader = Reader.load({str(exported[('linear', 'int8')])!r}); reader.ask('Who?', 'Ada wrote it.'); "
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spanqa.features import truncate_questions
-from spanqa.reader import Reader
+from spanqa.inference.features import truncate_questions
+from spanqa.inference.reader import Reader
 
 ATOMS = [
     "Ada", "Lovelace", "wrote", "the", "first", "program", "in", "1843", "3.14", "U.S.A.", "don't", "e-mail",

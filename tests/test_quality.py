@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import SQUAD_V1_SMALL
 
-from spanqa.modelio import DEFAULT_MODEL_DIR
+from spanqa.model.folder import DEFAULT_MODEL_DIR
 
 pytestmark = [
     pytest.mark.quality,
@@ -30,14 +30,14 @@ README_CONTEXT = (
 
 @pytest.fixture(scope="module")
 def default_reader():
-    from spanqa.reader import Reader
+    from spanqa.inference.reader import Reader
 
     return Reader.load()
 
 
 def test_default_model_scores_above_its_floor_on_squad_v1_fixture(default_reader):
     from spanqa.data import load_squad, load_squad_json
-    from spanqa.metrics import squad_metrics
+    from spanqa.evaluation.metrics import squad_metrics
 
     predictions = default_reader.predict(load_squad(SQUAD_V1_SMALL), batch_size=16)
     metrics = squad_metrics(load_squad_json(SQUAD_V1_SMALL), {p.example_id: p.best_text for p in predictions})
@@ -97,7 +97,7 @@ def test_default_model_runs_without_importing_torch():
 
 def test_readme_and_model_card_quote_the_recorded_dev_scores():
     """The dev scores in README and MODEL_CARD.md are the ones `spanqa evaluate` wrote (spanqa.json)."""
-    from spanqa.settings import read_model_info
+    from spanqa.model.folder import read_model_info
 
     scores = read_model_info(DEFAULT_MODEL_DIR).extra["scores"]
     card = (DEFAULT_MODEL_DIR / "MODEL_CARD.md").read_text(encoding="utf-8")

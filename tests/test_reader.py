@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from spanqa.errors import ConfigError, InputError, ModelFolderError, SpanQAError
-from spanqa.features import encode_windows, pad_windows
-from spanqa.reader import Reader
-from spanqa.settings import SETTINGS_FILE, ModelInfo, ReaderSettings
+from spanqa.inference.features import encode_windows, pad_windows
+from spanqa.inference.reader import Reader
+from spanqa.model.folder import SETTINGS_FILE, ModelInfo
+from spanqa.settings import ReaderSettings
 from spanqa.types import Answer, Example, Prediction
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -353,9 +354,9 @@ def test_folder_without_any_tokenizer_vocabulary(tmp_path: Path, tiny_model_dir:
 
 
 def test_no_default_model_tells_how_to_get_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import spanqa.modelio
+    import spanqa.model.folder
 
-    monkeypatch.setattr(spanqa.modelio, "DEFAULT_MODEL_DIR", tmp_path)
+    monkeypatch.setattr(spanqa.model.folder, "DEFAULT_MODEL_DIR", tmp_path)
     with pytest.raises(ModelFolderError, match="no default model") as error:
         Reader.load()
     assert "--model" in str(error.value) and "spanqa train" in str(error.value)
@@ -410,7 +411,7 @@ def test_save_and_load_back(tmp_path: Path, tiny_reader: Reader, pointer_reader:
 
 def test_saving_new_weights_into_a_folder_drops_its_stale_onnx_copy(tmp_path: Path, tiny_model_dir: Path) -> None:
     """A training run writes into a folder that keeps its checkpoints; an old ONNX export must go."""
-    from spanqa.modelio import load_model, save_model
+    from spanqa.model.torch_io import load_model, save_model
 
     folder = tmp_path / "run"
     shutil.copytree(tiny_model_dir, folder)
@@ -426,12 +427,12 @@ def test_reader_equals_the_three_stages_run_by_hand(any_reader: Reader) -> None:
     """encode_windows -> the model on each window alone (no padding) -> decode_example."""
     import torch
 
-    from spanqa.decode import decode_example
-    from spanqa.reader import _window_logits, decode_options
+    from spanqa.inference.decode import decode_example
+    from spanqa.inference.pipeline import decode_options, window_logits
 
     settings = ReaderSettings(**SMALL_WINDOWS, top_k=5)
     windows = encode_windows(any_reader.tokenizer, [QUESTION], [LONG_CONTEXT], settings)
-    window_logits = []
+    per_window = []
     for window in windows:
         inputs = {
             "input_ids": torch.from_numpy(window.input_ids)[None],
@@ -440,8 +441,8 @@ def test_reader_equals_the_three_stages_run_by_hand(any_reader: Reader) -> None:
         }
         with torch.inference_mode():
             start, end = any_reader.runtime.model(**inputs)  # [1, L] and [1, L] or [1, L, L]
-        window_logits.append(_window_logits(window, start[0].numpy(), end[0].numpy(), 0))
-    expected = decode_example(window_logits, [LONG_CONTEXT], decode_options(settings)).answers
+        per_window.append(window_logits(window, (start[0].numpy(), end[0].numpy())))
+    expected = decode_example(per_window, [LONG_CONTEXT], decode_options(settings)).answers
     assert_same_answers(any_reader.ask(QUESTION, LONG_CONTEXT, top_k=5, **SMALL_WINDOWS), expected)
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from spanqa.metrics import evaluate_squad
-from spanqa.report import (
+from spanqa.evaluation.metrics import evaluate_squad
+from spanqa.evaluation.report import (
     answer_length_bucket,
     breakdown,
     build_report,
@@ -148,7 +148,7 @@ def test_build_report_json(tmp_path: Path) -> None:
 
 
 def test_html_is_self_contained_and_escaped(tmp_path: Path) -> None:
-    from spanqa.report_html import write_report_html
+    from spanqa.evaluation.report_html import write_report_html
 
     evaluation = evaluate_squad(
         FOUR, {"q1": "<script>alert(1)</script>", "q2": "Rome", "q3": "x"}, {"q1": 0.1, "q2": 0.5, "q3": 0.2}
@@ -175,7 +175,7 @@ def test_html_is_self_contained_and_escaped(tmp_path: Path) -> None:
 
 
 def test_html_without_probabilities_or_scores_on_the_fixture(tmp_path: Path) -> None:
-    from spanqa.report_html import render_html
+    from spanqa.evaluation.report_html import render_html
 
     data = json.loads(V20.read_text())
     predictions = {qa["id"]: "" for a in data["data"] for p in a["paragraphs"] for qa in p["qas"]}
@@ -189,7 +189,7 @@ def test_report_does_not_load_matplotlib() -> None:
     import subprocess
 
     code = (
-        "import sys, spanqa.report, spanqa.metrics, spanqa.cli.evaluate; "
+        "import sys, spanqa.evaluation.report, spanqa.evaluation.metrics, spanqa.cli.evaluate; "
         "print('matplotlib' in sys.modules, 'torch' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

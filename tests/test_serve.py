@@ -13,11 +13,12 @@ from conftest import run_main
 from fastapi.testclient import TestClient
 
 from spanqa.errors import InputError
-from spanqa.reader import Query, Reader
+from spanqa.inference.reader import Reader
+from spanqa.model.folder import ModelInfo
 from spanqa.serve.app import RequestGuard, create_app
 from spanqa.serve.batcher import Batcher, Overloaded
-from spanqa.settings import ModelInfo, ReaderSettings
-from spanqa.types import Answer, Prediction
+from spanqa.settings import ReaderSettings
+from spanqa.types import Answer, Prediction, Query
 
 STATIC = Path(__file__).resolve().parent.parent / "spanqa" / "serve" / "static"
 CONTEXT = "The Eiffel Tower was built by Gustave Eiffel in Paris. It opened in 1889 for the World's Fair."

@@ -8,13 +8,8 @@ from pathlib import Path
 import pytest
 
 from spanqa.errors import ConfigError, ModelFolderError
-from spanqa.settings import (
-    SETTINGS_FILE,
-    ModelInfo,
-    ReaderSettings,
-    model_info_payload,
-    read_model_info,
-)
+from spanqa.model.folder import SETTINGS_FILE, ModelInfo, model_info_payload, read_model_info
+from spanqa.settings import ReaderSettings
 
 
 def test_defaults() -> None:

@@ -17,10 +17,10 @@ from conftest import SQUAD_V1_SMALL, SQUAD_V2_SMALL
 from safetensors.torch import load_file
 from tiny_model import build_tiny_model
 
-from spanqa.checkpoint import latest_checkpoint, list_checkpoints
 from spanqa.errors import ConfigError
-from spanqa.train import epoch_batches
-from spanqa.train_config import TrainConfig
+from spanqa.training.checkpoint import latest_checkpoint, list_checkpoints
+from spanqa.training.config import TrainConfig
+from spanqa.training.loop import epoch_batches
 from spanqa.types import Example, GoldAnswer
 
 COMMON = ["--max-seq-len", "96", "--doc-stride", "32", "--max-question-len", "24", "--lr", "1e-3", "--no-progress"]
@@ -81,7 +81,7 @@ def test_answer_start_off_by_two_is_repaired_and_unlocatable_is_skipped(minilm_d
     from transformers import AutoTokenizer
 
     from spanqa.settings import ReaderSettings
-    from spanqa.train_data import prepare_training_windows
+    from spanqa.training.data import prepare_training_windows
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir)
     context = "The Eiffel Tower is in Paris, the capital of France."
@@ -106,7 +106,7 @@ def test_negatives_pair_questions_with_other_paragraphs_without_the_answer(minil
 
     from spanqa.data import load_squad
     from spanqa.settings import ReaderSettings
-    from spanqa.train_data import prepare_training_windows
+    from spanqa.training.data import prepare_training_windows
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir)
     examples = load_squad(SQUAD_V1_SMALL)
@@ -118,7 +118,7 @@ def test_negatives_pair_questions_with_other_paragraphs_without_the_answer(minil
 
 def test_resume_settings_must_match(tmp_path):
     config = TrainConfig(base="b", train_files=("t.json",), out=str(tmp_path))
-    from spanqa.train import _check_resume_compatible
+    from spanqa.training.loop import _check_resume_compatible
 
     _check_resume_compatible(config.to_dict(), config)
     with pytest.raises(ConfigError, match="lr"):
@@ -237,7 +237,7 @@ def test_heads_optimisers_and_precisions_train_and_load(tmp_path, base_model, he
     assert result.returncode == 0, result.stderr[-3000:]
     losses = _losses(out)
     assert np.mean(losses[-5:]) < np.mean(losses[:5])  # it learns something
-    from spanqa.reader import Reader
+    from spanqa.inference.reader import Reader
 
     reader = Reader.load(out)
     assert reader.info.head == head
@@ -277,7 +277,7 @@ def test_linear_head_model_loads_in_transformers(tmp_path, base_model):
 
     model = AutoModelForQuestionAnswering.from_pretrained(base_model)
     inputs = {"input_ids": torch.tensor([[101, 2054, 102, 2023, 102]])}
-    from spanqa.modelio import load_model
+    from spanqa.model.torch_io import load_model
 
     ours = load_model(base_model).model
     with torch.no_grad():

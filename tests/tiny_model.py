@@ -16,9 +16,10 @@ def build_tiny_model(
     """A 2-layer, 32-wide BERT with the real MiniLM uncased vocabulary and a random span head."""
     from transformers import AutoModel, AutoModelForQuestionAnswering, AutoTokenizer, BertConfig
 
-    from spanqa.heads import SpanModel
-    from spanqa.modelio import save_model
-    from spanqa.settings import ModelInfo, ReaderSettings
+    from spanqa.model.folder import ModelInfo
+    from spanqa.model.heads import SpanModel
+    from spanqa.model.torch_io import save_model
+    from spanqa.settings import ReaderSettings
 
     torch.manual_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(MINILM_DIR, use_fast=True)

@@ -20,7 +20,7 @@ from spanqa.cli.common import (
     read_text_file,
 )
 from spanqa.errors import InputError
-from spanqa.reader_inputs import check_text
+from spanqa.inference.inputs import check_text
 
 SNIPPET_MARGIN = 80
 

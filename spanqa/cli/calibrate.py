@@ -42,12 +42,11 @@ def calibrate(
     Scores become probabilities that match how often the best answer is exactly right; the
     order of the answers does not change, so EM and F1 stay the same.
     """
-    from spanqa.calibration import fit_temperature
     from spanqa.data import load_squad
     from spanqa.errors import InputError
+    from spanqa.evaluation.calibration import fit_temperature
     from spanqa.fileio import write_json_atomic
-    from spanqa.modelio import resolve_model_path
-    from spanqa.settings import ModelInfo, read_model_info, write_model_info
+    from spanqa.model.folder import ModelInfo, read_model_info, resolve_model_path, write_model_info
 
     examples = load_squad(data)
     shipped = model is None or (model == DEFAULT_MODEL_NAME and not Path(model).exists())

@@ -43,7 +43,7 @@ DEFAULT_MODEL_NAME = "default"
 
 def load_reader(model: str | None, backend: str, precision: str, threads: int | None = None, **settings):
     """The reader for --model; "default" (or nothing) is the model shipped with spanqa."""
-    from spanqa.reader import Reader
+    from spanqa.inference.reader import Reader
 
     if model == DEFAULT_MODEL_NAME and not Path(model).exists():
         model = None

@@ -12,7 +12,13 @@ from spanqa.cli import app
 from spanqa.cli.common import BackendOption, PrecisionOption, ThreadsOption
 from spanqa.data.squad import examples_from_squad, load_squad_json, write_predictions
 from spanqa.errors import InputError
-from spanqa.metrics import SquadEvaluation, detect_version, evaluate_squad, load_na_probs_file, load_predictions_file
+from spanqa.evaluation.metrics import (
+    SquadEvaluation,
+    detect_version,
+    evaluate_squad,
+    load_na_probs_file,
+    load_predictions_file,
+)
 
 EXAMPLES = """Examples:
 
@@ -141,7 +147,7 @@ def evaluate(
     The version is taken from the data file: v2.0 when it says so or any question has
     'is_impossible' or no gold answer, v1.1 otherwise. Questions without a prediction score 0.
     """
-    from spanqa.report import build_report, write_report_json
+    from spanqa.evaluation.report import build_report, write_report_json
 
     _check_arguments(predictions, model, predictions_out, na_probs, na_prob_thresh)
     dataset = load_squad_json(data)
@@ -171,7 +177,7 @@ def evaluate(
         write_report_json(out, report)
         written.append(f"JSON report written to {out}")
     if html is not None:
-        from spanqa.report_html import write_report_html
+        from spanqa.evaluation.report_html import write_report_html
 
         write_report_html(html, evaluation, report, title=f"spanqa evaluation of {data.name}")
         written.append(f"HTML report written to {html}")

@@ -29,7 +29,7 @@ def export_command(
     """Export MODEL_DIR to an ONNX folder and check its logits against torch."""
     if onnx is None:
         raise InputError("give the output folder with --onnx OUT_DIR")
-    from spanqa.export import export_onnx
+    from spanqa.inference.runtime.onnx_export import export_onnx
 
     result = export_onnx(model_dir, onnx, int8=int8, optimize=optimize, overwrite=force)
     graph = "fused graph" if result.optimized else "plain graph"

@@ -50,8 +50,8 @@ def train(
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Hide the progress bar.")] = False,
 ) -> None:
     """Fine-tune any Hugging Face encoder as an extractive reader; resumable, logged to TensorBoard."""
-    from spanqa.train import train as run_training
-    from spanqa.train_config import TrainConfig
+    from spanqa.training.config import TrainConfig
+    from spanqa.training.loop import train as run_training
 
     config = TrainConfig(
         base=base,

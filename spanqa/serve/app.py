@@ -9,6 +9,7 @@ our own faults, never with a traceback).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import time
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -27,7 +27,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spanqa.errors import ConfigError, DataFileError, InputError, MissingExtraError, ModelFolderError, SpanQAError
-from spanqa.reader import Query
+from spanqa.inference.explain import heat_map
+from spanqa.inference.reader import Reader
 from spanqa.serve.batcher import Batcher, Overloaded
 from spanqa.serve.schemas import (
     BATCH_MAX_REQUESTS,
@@ -47,7 +48,7 @@ from spanqa.serve.schemas import (
     WindowHeat,
 )
 from spanqa.settings import ReaderSettings
-from spanqa.types import Answer
+from spanqa.types import Answer, Query
 
 logger = logging.getLogger("spanqa.serve")
 STATIC_DIR = Path(__file__).parent / "static"
@@ -370,7 +371,7 @@ def create_app(
         max_context_chars=max_context_chars,
         max_body_bytes=max_body_bytes,
     )
-    loaded = reader if hasattr(reader, "_predict_queries") else None
+    loaded = reader if isinstance(reader, Reader) else None
     source = None if loaded is not None else reader
     load_options = {"backend": backend, "precision": precision, **SERVER_LOAD_OPTIONS}
     state = ServerState(loaded, source, load_options, config)
@@ -378,8 +379,6 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if state.reader is None:
-            from spanqa.reader import Reader
-
             state.reader = await asyncio.to_thread(Reader.load, state.source, **state.load_options)
         state.base_settings = state.reader.settings.replace(max_context_chars=config.max_context_chars)
         state.batcher = Batcher(
@@ -512,15 +511,8 @@ def _add_routes(app: FastAPI) -> None:
         return result.model_copy(update={"model": reader.name, "took_ms": _elapsed_ms(began)})
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    if logits.size == 0:
-        return logits
-    shifted = np.exp(logits - np.max(logits))
-    return shifted / shifted.sum()
-
-
-def _explain(reader: Any, question: str, context: str, settings: ReaderSettings) -> ExplainResponse:
-    """Runs on the inference thread: reader.explain, then per-window softmax over context tokens."""
+def _explain(reader: Reader, question: str, context: str, settings: ReaderSettings) -> ExplainResponse:
+    """Runs on the inference thread: reader.explain, then its heat map (P(start), P(end) per context token)."""
     explanation = reader.explain(
         question,
         context,
@@ -529,39 +521,20 @@ def _explain(reader: Any, question: str, context: str, settings: ReaderSettings)
         handle_impossible_answer=settings.handle_impossible_answer,
         max_context_chars=settings.max_context_chars,
     )
-    windows, merged = [], {}
-    for window in explanation.windows:
-        positions = [p for p, s in enumerate(window.sequence_ids) if s == 1]
-        starts = _softmax(np.asarray([window.start_logits[p] for p in positions], dtype=np.float64))
-        ends = _softmax(np.asarray([window.end_logits[p] for p in positions], dtype=np.float64))
-        tokens = []
-        for position, start_prob, end_prob in zip(positions, starts, ends, strict=True):
-            char_start, char_end = window.offsets[position]
-            token = TokenHeat(
-                start=char_start,
-                end=char_end,
-                text=context[char_start:char_end],
-                start_prob=float(start_prob),
-                end_prob=float(end_prob),
-            )
-            tokens.append(token)
-            previous = merged.get((char_start, char_end))
-            if previous is not None:
-                token = token.model_copy(
-                    update={
-                        "start_prob": max(token.start_prob, previous.start_prob),
-                        "end_prob": max(token.end_prob, previous.end_prob),
-                    }
-                )
-            merged[(char_start, char_end)] = token
-        windows.append(
-            WindowHeat(index=window.index, char_start=window.char_start, char_end=window.char_end, tokens=tokens)
-        )
+    heat = heat_map(explanation)
     return ExplainResponse(
         answers=_answers(explanation.answers),
         no_answer_probability=explanation.no_answer_probability,
-        tokens=[merged[key] for key in sorted(merged)],
-        windows=windows,
+        tokens=[TokenHeat(**dataclasses.asdict(token)) for token in heat.tokens],
+        windows=[
+            WindowHeat(
+                index=window.index,
+                char_start=window.char_start,
+                char_end=window.char_end,
+                tokens=[TokenHeat(**dataclasses.asdict(token)) for token in window.tokens],
+            )
+            for window in heat.windows
+        ],
         model="",
         took_ms=0.0,
     )

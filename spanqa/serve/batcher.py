@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from spanqa.errors import ConfigError
-from spanqa.reader import Query
+from spanqa.inference.pipeline import predict_queries
 from spanqa.serve.heap import release_free_heap
 from spanqa.settings import ReaderSettings
-from spanqa.types import Prediction
+from spanqa.types import Prediction, Query
 
 T = TypeVar("T")
 
@@ -62,7 +62,7 @@ def _positive_int(name: str, value: Any) -> int:
 
 
 class Batcher:
-    """Queue + background worker over `reader._predict_queries`."""
+    """Queue + background worker over the reader's pipeline (`spanqa.inference.pipeline.predict_queries`)."""
 
     def __init__(self, reader: Any, *, max_batch: int = 32, batch_wait_ms: float = 5.0, max_queue: int = 256) -> None:
         self.reader = reader
@@ -192,7 +192,7 @@ class Batcher:
                 return
 
     def _predict(self, items: list[_Item]) -> list[Prediction | BaseException]:
-        """Runs on the inference thread: one `_predict_queries` call per group of equal settings."""
+        """Runs on the inference thread: one `predict_queries` call per group of equal settings."""
         import time
 
         began = time.perf_counter()
@@ -203,7 +203,7 @@ class Batcher:
         for settings, indices in groups.items():
             queries = [items[i].query for i in indices]
             try:
-                predictions = self.reader._predict_queries(queries, settings, self.max_batch)
+                predictions = self._run(queries, settings)
             except Exception as error:
                 if len(indices) == 1:
                     outcomes[indices[0]] = error
@@ -211,7 +211,7 @@ class Batcher:
                 # One bad request must not fail the others batched with it: answer them one by one.
                 for i in indices:
                     try:
-                        outcomes[i] = self.reader._predict_queries([items[i].query], settings, self.max_batch)[0]
+                        outcomes[i] = self._run([items[i].query], settings)[0]
                     except Exception as single_error:
                         outcomes[i] = single_error
                 continue
@@ -225,3 +225,6 @@ class Batcher:
             self.stats.largest_batch = max(self.stats.largest_batch, len(items))
             self._seconds_per_item = 0.8 * self._seconds_per_item + 0.2 * (elapsed / len(items))
         return outcomes  # type: ignore[return-value]
+
+    def _run(self, queries: list[Query], settings: ReaderSettings) -> list[Prediction]:
+        return predict_queries(self.reader.runtime, self.reader.tokenizer, queries, settings, self.max_batch)

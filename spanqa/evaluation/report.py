@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from spanqa.evaluation.metrics import QuestionScore, SquadEvaluation, score_answer
 from spanqa.fileio import write_json_atomic
-from spanqa.metrics import QuestionScore, SquadEvaluation, score_answer
 
 QUESTION_WORDS = ["what", "who", "when", "where", "why", "how many", "how", "which", "other"]
 ANSWER_LENGTHS = ["no answer", "1", "2", "3", "4-5", "6-10", "11+"]

@@ -13,7 +13,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from spanqa.features import Window, encode_windows
+from spanqa.inference.features import Window, encode_windows
 from spanqa.settings import ReaderSettings
 from spanqa.types import Example
 

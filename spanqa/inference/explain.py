@@ -6,10 +6,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spanqa.decode import decode_example, null_logit, span_band
-from spanqa.features import encode_windows
+from spanqa.inference.decode import decode_example, null_logit, span_band
+from spanqa.inference.features import encode_windows
+from spanqa.inference.inputs import check_text
+from spanqa.inference.pipeline import decode_options, pad_token_id, run_windows, window_logits
+from spanqa.inference.runtime.base import Runtime
+from spanqa.inference.tokenization import span_tokenizer
 from spanqa.settings import ReaderSettings
-from spanqa.tokenization import span_tokenizer
 from spanqa.types import Answer
 
 
@@ -50,20 +53,19 @@ class Explanation:
     no_answer_probability: float
 
 
-def explain(reader, question: str, context: str, settings: ReaderSettings, top_n: int = 5) -> Explanation:
-    """Run the reader on one question and keep every intermediate result."""
-    from spanqa.reader import _window_logits, decode_options
-    from spanqa.reader_inputs import check_text
-
+def explain(
+    runtime: Runtime, tokenizer, question: str, context: str, settings: ReaderSettings, top_n: int = 5
+) -> Explanation:
+    """Run the reader's stages on one question and keep every intermediate result."""
     check_text(question, "question")
     check_text(context, "context", settings.max_context_chars)
-    tokenizer = span_tokenizer(reader.tokenizer)
+    tokenizer = span_tokenizer(tokenizer)
     windows = encode_windows(tokenizer, [question], [context], settings)
-    logits = reader._run_windows(windows, batch_size=32)
-    window_logits = [_window_logits(w, s, e, 0) for w, (s, e) in zip(windows, logits, strict=True)]
-    decoded = decode_example(window_logits, [context], decode_options(settings))
+    logits = run_windows(runtime, windows, batch_size=32, pad_id=pad_token_id(tokenizer))
+    per_window = [window_logits(window, output) for window, output in zip(windows, logits, strict=True)]
+    decoded = decode_example(per_window, [context], decode_options(settings))
     reports, candidates = [], []
-    for index, (window, wl) in enumerate(zip(windows, window_logits, strict=True)):
+    for index, (window, wl) in enumerate(zip(windows, per_window, strict=True)):
         tokens = tokenizer.convert_ids_to_tokens(window.input_ids.tolist())
         sequence_ids = [
             1 if m else (None if t in tokenizer.special_tokens else 0)
@@ -111,3 +113,59 @@ def explain(reader, question: str, context: str, settings: ReaderSettings, top_n
         answers=decoded.answers,
         no_answer_probability=decoded.no_answer_probability,
     )
+
+
+# ---------------------------------------------------------------------------- heat map
+@dataclass(frozen=True)
+class TokenHeat:
+    start: int  # character offsets of the token in the context
+    end: int
+    text: str
+    start_prob: float  # P(the answer starts here), softmax over the window's context tokens
+    end_prob: float
+
+
+@dataclass(frozen=True)
+class WindowHeat:
+    index: int
+    char_start: int
+    char_end: int
+    tokens: list[TokenHeat]
+
+
+@dataclass(frozen=True)
+class HeatMap:
+    tokens: list[TokenHeat]  # every context token once, in text order (the most confident window's values)
+    windows: list[WindowHeat]
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    return np.exp(logits - np.logaddexp.reduce(logits)) if logits.size else logits
+
+
+def heat_map(explanation: Explanation) -> HeatMap:
+    """P(start) and P(end) of every context token, per window and merged over overlapping windows."""
+    windows, merged = [], {}
+    for window in explanation.windows:
+        positions = [p for p, s in enumerate(window.sequence_ids) if s == 1]
+        starts = _softmax(np.asarray([window.start_logits[p] for p in positions], dtype=np.float64))
+        ends = _softmax(np.asarray([window.end_logits[p] for p in positions], dtype=np.float64))
+        tokens = []
+        for position, start_prob, end_prob in zip(positions, starts, ends, strict=True):
+            char_start, char_end = window.offsets[position]
+            token = TokenHeat(
+                char_start, char_end, explanation.context[char_start:char_end], float(start_prob), float(end_prob)
+            )
+            tokens.append(token)
+            previous = merged.get((char_start, char_end))
+            if previous is not None:
+                token = TokenHeat(
+                    char_start,
+                    char_end,
+                    token.text,
+                    max(token.start_prob, previous.start_prob),
+                    max(token.end_prob, previous.end_prob),
+                )
+            merged[(char_start, char_end)] = token
+        windows.append(WindowHeat(window.index, window.char_start, window.char_end, tokens))
+    return HeatMap(tokens=[merged[key] for key in sorted(merged)], windows=windows)

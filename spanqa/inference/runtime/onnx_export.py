@@ -18,7 +18,7 @@ ONNX Runtime without being told. Steps, each checked:
 4. The fp32 ONNX logits are compared with torch's on real windows (max |difference| over the
    positions of real tokens); a model that differs by more than `tolerance` is not written.
 
-The folder is built under a temporary name beside OUT_DIR and renamed when complete.
+The folder is built under a temporary name beside OUT_DIR and renamed when complete (fileio.staged_folder).
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -38,7 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from spanqa.errors import InputError, ModelFolderError
-from spanqa.runtime.onnx_runtime import ONNX_FILES
+from spanqa.fileio import staged_folder
+from spanqa.model.folder import ONNX_FILES, SETTINGS_FILE, model_info_payload, weights_fingerprint
 
 OPSET = 17
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
@@ -83,15 +82,12 @@ def export_onnx(
     per_channel: bool = True,
 ) -> ExportResult:
     """Write an ONNX model folder for `model_dir` to `out_dir` (see the module docstring)."""
-    from spanqa.modelio import load_model
+    from spanqa.model.torch_io import load_model
 
     began = time.perf_counter()
     destination = _check_destination(Path(model_dir), Path(out_dir).expanduser(), overwrite)
     loaded = load_model(model_dir)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
-    try:
-        _chmod_like_a_new_folder(staging)
+    with staged_folder(destination) as staging:
         check_batch = _check_batch(loaded.tokenizer)
         with _quiet():
             expected = _torch_logits(loaded.model, check_batch)
@@ -128,10 +124,6 @@ def export_onnx(
         quantization = {"weights": "QInt8", "per_channel": per_channel, "kept_fp32": list(keep_fp32)} if int8 else None
         _write_folder_files(loaded, staging, onnx_file, optimized, max_abs_diff, Path(model_dir), quantization)
         size = (staging / onnx_file).stat().st_size
-        _swap_in(staging, destination)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return ExportResult(
         folder=destination,
         onnx_file=onnx_file,
@@ -200,7 +192,7 @@ def _torch_logits(model, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.n
 
 
 def _onnx_logits(path: Path, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    from spanqa.runtime.onnx_runtime import OnnxRuntime
+    from spanqa.inference.runtime.onnx import OnnxRuntime
 
     return OnnxRuntime(path, threads=1).run(batch)
 
@@ -333,9 +325,6 @@ def quantize_int8(
 def _write_folder_files(
     loaded, staging: Path, onnx_file: str, optimized: bool, max_abs_diff: float, source: Path, quantization
 ) -> None:
-    from spanqa.modelio import weights_fingerprint
-    from spanqa.settings import SETTINGS_FILE, model_info_payload
-
     loaded.tokenizer.save_pretrained(staging)
     loaded.model.config.to_json_file(str(staging / "config.json"))
     precision = "int8" if onnx_file == ONNX_FILES["int8"] else "fp32"
@@ -349,19 +338,6 @@ def _write_folder_files(
         "int8_quantization": quantization,
     }
     extra = {**loaded.info.extra, "backend": "onnx", "precision": precision, "onnx_export": export_record}
-    payload = model_info_payload(type(loaded.info)(loaded.info.head, loaded.info.settings, extra))
+    payload = model_info_payload(loaded.info.replace(extra=extra))
     # Plain writes: the whole staging folder is renamed into place at the end.
     (staging / SETTINGS_FILE).write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
-def _chmod_like_a_new_folder(folder: Path) -> None:
-    """mkdtemp makes the folder private (0700); the exported folder gets the usual umask permissions."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(folder, 0o777 & ~umask)
-
-
-def _swap_in(staging: Path, destination: Path) -> None:
-    from spanqa.modelio import _swap_folder
-
-    _swap_folder(staging, destination)

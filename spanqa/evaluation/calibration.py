@@ -19,12 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spanqa.decode import decode_example
 from spanqa.errors import InputError
-from spanqa.metrics import score_answer
-from spanqa.reader import Query, Reader, decode_options
-from spanqa.report import reliability
-from spanqa.types import Example
+from spanqa.evaluation.metrics import score_answer
+from spanqa.evaluation.report import reliability
+from spanqa.inference.decode import WindowLogits, decode_example
+from spanqa.inference.pipeline import decode_options, model_logits
+from spanqa.inference.reader import Reader
+from spanqa.settings import ReaderSettings
+from spanqa.types import Example, Query
 
 MIN_QUESTIONS = 100
 # A log-spaced grid from 0.25 to 4 (steps of 3.5%): the log loss is smooth in the temperature, and
@@ -76,8 +78,18 @@ def fit_temperature(
         )
     settings = reader.settings.replace(top_k=1, handle_impossible_answer=False)
     queries = [Query(id=e.id, question=e.question, contexts=(e.context,)) for e in answerable]
-    logits = reader._logits_per_query(queries, settings, batch_size, progress)
+    logits = model_logits(reader.runtime, reader.tokenizer, queries, settings, batch_size, progress)
     golds = [[a.text for a in e.answers] for e in answerable]
+    return fit_temperature_on_logits(queries, logits, golds, settings)
+
+
+def fit_temperature_on_logits(
+    queries: Sequence[Query],
+    logits: Sequence[Sequence[WindowLogits]],
+    golds: Sequence[Sequence[str]],
+    settings: ReaderSettings,
+) -> CalibrationFit:
+    """The fit from the model's logits of each query (`pipeline.model_logits`) and its gold answer texts."""
 
     def outcomes(temperature: float) -> tuple[list[float], list[int]]:
         options = dataclasses.replace(decode_options(settings), temperature=temperature)
@@ -95,7 +107,7 @@ def fit_temperature(
     _, best, scores, correct = min(fits, key=lambda fit: fit[:2])
     return CalibrationFit(
         temperature=best,
-        questions=len(answerable),
+        questions=len(queries),
         exact_rate=float(np.mean(correct)),
         before=_quality(*outcomes(settings.temperature)),
         after=_quality(scores, correct),

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from spanqa.errors import InputError
+from spanqa.inference.tokenization import span_tokenizer
 from spanqa.settings import ReaderSettings
-from spanqa.tokenization import span_tokenizer
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Stage 2: run a span model on padded batches of windows.
+"""The runtime protocol: what every back-end (torch, ONNX Runtime) provides to the reader.
 
 A runtime takes the padded arrays of `features.pad_windows` and returns numpy start and
 end logits; the reader never touches torch or onnxruntime directly.

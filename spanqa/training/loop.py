@@ -26,14 +26,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from spanqa.checkpoint import latest_checkpoint, load_checkpoint, prune_checkpoints, rng_state, save_checkpoint
 from spanqa.errors import ConfigError
-from spanqa.features import Window, pad_windows
-from spanqa.heads import span_loss
-from spanqa.settings import ModelInfo, ReaderSettings
-from spanqa.train_config import TrainConfig
+from spanqa.inference.features import Window, pad_windows
+from spanqa.model.folder import ModelInfo
+from spanqa.model.heads import span_loss
+from spanqa.settings import ReaderSettings
+from spanqa.training.checkpoint import latest_checkpoint, load_checkpoint, prune_checkpoints, rng_state, save_checkpoint
+from spanqa.training.config import TrainConfig
 
-log = logging.getLogger("spanqa.train")
+log = logging.getLogger("spanqa.training.loop")
 BATCHES_PER_LENGTH_GROUP = 50
 
 
@@ -140,8 +141,8 @@ def train(config: TrainConfig, resume: bool = False, echo: Callable[[str], None]
     from accelerate.utils import set_seed
 
     from spanqa.data import load_squad
-    from spanqa.modelio import load_model, save_model
-    from spanqa.train_data import prepare_training_windows
+    from spanqa.model.torch_io import load_model, save_model
+    from spanqa.training.data import prepare_training_windows
 
     # Without a GPU, accelerate needs cpu=True to run several processes (gloo) under torchrun.
     accelerator = Accelerator(
@@ -202,7 +203,7 @@ def train(config: TrainConfig, resume: bool = False, echo: Callable[[str], None]
         say(f"resumed from {checkpoint} (step {step:,} of {total_steps:,})")
     model, optimizer = accelerator.prepare(model, optimizer)
     if rng is not None:
-        from spanqa.checkpoint import set_rng_state
+        from spanqa.training.checkpoint import set_rng_state
 
         set_rng_state(rng)
 
@@ -355,9 +356,9 @@ def _evaluate_and_keep_best(accelerator, model, tokenizer, info, config, step, b
     """Score on the eval file with the official metric; keep the best model in OUT/best."""
     from spanqa.data import load_squad_json
     from spanqa.data.squad import examples_from_squad
-    from spanqa.metrics import squad_metrics
-    from spanqa.reader import Reader
-    from spanqa.runtime.torch_runtime import TorchRuntime
+    from spanqa.evaluation.metrics import squad_metrics
+    from spanqa.inference.reader import Reader
+    from spanqa.inference.runtime.torch import TorchRuntime
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:

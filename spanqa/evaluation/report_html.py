@@ -14,9 +14,9 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from spanqa.evaluation.metrics import SquadEvaluation, precision_recall_curve
+from spanqa.evaluation.report import threshold_curve
 from spanqa.fileio import write_text_atomic
-from spanqa.metrics import SquadEvaluation, precision_recall_curve
-from spanqa.report import threshold_curve
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }

@@ -1,0 +1,84 @@
+"""Stage 2: run a span model on padded batches of windows (torch, or ONNX Runtime).
+
+`load_runtime` turns a model folder into what the reader needs: a runtime (the `Runtime`
+protocol of `base`), the tokenizer and the folder's ModelInfo. torch and onnxruntime are
+imported only by the back-end that is chosen.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spanqa.errors import InputError
+from spanqa.inference.runtime.base import Runtime
+from spanqa.model.folder import ModelInfo, onnx_model_file, read_model_info, resolve_backend
+
+__all__ = ["LoadedRuntime", "Runtime", "load_runtime"]
+
+
+@dataclass(frozen=True)
+class LoadedRuntime:
+    runtime: Runtime
+    tokenizer: Any  # a SpanTokenizer or a transformers fast tokenizer
+    info: ModelInfo
+    folder: Path
+
+
+def load_runtime(
+    path: str | os.PathLike[str] | None,
+    *,
+    backend: str = "auto",
+    precision: str = "auto",
+    device: str = "cpu",
+    threads: int | None = None,
+    spin_wait: bool = True,
+) -> LoadedRuntime:
+    """Load `path` (None: the default model) on the back-end `resolve_backend` picks for it."""
+    backend, precision = resolve_backend(path, backend, precision)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise InputError(f"threads must be a positive integer, got {threads!r}")
+    if backend == "onnx":
+        if device != "cpu":
+            raise InputError(f"the onnx backend runs on the CPU only, not {device!r}: use backend 'torch'")
+        return _load_onnx(path, precision, threads, spin_wait)
+    if backend == "torch":
+        return _load_torch(path, precision, device, threads)
+    raise InputError(f"backend must be 'torch' or 'onnx', got {backend!r}")
+
+
+def _load_onnx(path, precision: str, threads: int | None, spin_wait: bool) -> LoadedRuntime:
+    from spanqa.inference.runtime.onnx import OnnxRuntime
+
+    folder, precision, model_file = onnx_model_file(path, precision)
+    info = read_model_info(folder)
+    tokenizer = _folder_tokenizer(folder)
+    runtime = OnnxRuntime(model_file, precision=precision, threads=threads, spin_wait=spin_wait)
+    return LoadedRuntime(runtime, tokenizer, info, folder)
+
+
+def _load_torch(path, precision: str, device: str, threads: int | None) -> LoadedRuntime:
+    from spanqa.inference.runtime.torch import TorchRuntime
+    from spanqa.model.torch_io import load_model
+
+    loaded = load_model(path)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    runtime = TorchRuntime(loaded.model, precision=precision, device=device)
+    return LoadedRuntime(runtime, loaded.tokenizer, loaded.info, loaded.path)
+
+
+def _folder_tokenizer(folder: Path):
+    """The `tokenizers`-only tokenizer when the folder has a tokenizer.json (milliseconds, no transformers
+    and no torch import: most of the onnx backend's start-up); transformers' AutoTokenizer otherwise."""
+    if (folder / "tokenizer.json").is_file():
+        from spanqa.inference.tokenization import SpanTokenizer
+
+        return SpanTokenizer.from_folder(folder)
+    from spanqa.model.torch_io import load_tokenizer
+
+    return load_tokenizer(str(folder))
