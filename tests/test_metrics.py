@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 
+from spanqa.data.predictions import load_na_probs_file, load_predictions_file
 from spanqa.errors import DataFileError, InputError
 from spanqa.evaluation.metrics import (
     detect_version,
     evaluate_squad,
     exact_match,
-    load_na_probs_file,
-    load_predictions_file,
     normalize_answer,
     score_answer,
     squad_metrics,

@@ -47,7 +47,9 @@ def padded_batch(reader: Reader) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("head", ["linear", "pointer"])
 def test_fp32_onnx_logits_equal_torch(exported, tiny_model_dir, tiny_pointer_model_dir, head):
-    torch_reader = Reader.load(tiny_model_dir if head == "linear" else tiny_pointer_model_dir, backend="torch", precision="fp32")
+    torch_reader = Reader.load(
+        tiny_model_dir if head == "linear" else tiny_pointer_model_dir, backend="torch", precision="fp32"
+    )
     onnx_reader = Reader.load(exported[(head, "fp32")], backend="onnx", precision="fp32")
     batch = padded_batch(torch_reader)
     expected_start, expected_end = torch_reader.runtime.run(batch)
@@ -67,7 +69,9 @@ def test_onnx_folder_loads_without_naming_the_backend_and_answers_like_torch(
     from spanqa.inference.runtime.onnx import OnnxRuntime
 
     onnx_reader = Reader.load(exported[(head, "fp32")])
-    torch_reader = Reader.load(tiny_model_dir if head == "linear" else tiny_pointer_model_dir, backend="torch", precision="fp32")
+    torch_reader = Reader.load(
+        tiny_model_dir if head == "linear" else tiny_pointer_model_dir, backend="torch", precision="fp32"
+    )
     assert isinstance(onnx_reader.runtime, OnnxRuntime) and onnx_reader.runtime.precision == "fp32"
     assert onnx_reader.info.head == head
     for question, context in QUESTIONS:

@@ -10,14 +10,13 @@ import typer
 
 from spanqa.cli import app
 from spanqa.cli.common import BackendOption, PrecisionOption, ThreadsOption
+from spanqa.data.predictions import load_na_probs_file, load_predictions_file
 from spanqa.data.squad import examples_from_squad, load_squad_json, write_predictions
 from spanqa.errors import InputError
 from spanqa.evaluation.metrics import (
     SquadEvaluation,
     detect_version,
     evaluate_squad,
-    load_na_probs_file,
-    load_predictions_file,
 )
 
 EXAMPLES = """Examples:

@@ -1,10 +1,10 @@
-"""Read and validate SQuAD v1.1 / v2.0 JSON files; write prediction files."""
+"""Read and validate SQuAD v1.1 / v2.0 JSON files; subsets of them; Examples back to SQuAD; prediction files."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,46 @@ def examples_from_squad(dataset: Mapping[str, Any]) -> list[Example]:
                     )
                 )
     return examples
+
+
+def question_ids(dataset: Mapping[str, Any]) -> set[str]:
+    """The ids of every question of a (validated) SQuAD dataset."""
+    return {str(qa["id"]) for article in dataset["data"] for p in article["paragraphs"] for qa in p["qas"]}
+
+
+def restrict_to_ids(dataset: Mapping[str, Any], ids: Collection[str]) -> dict[str, Any]:
+    """The dataset with only the questions whose id is in `ids` (empty paragraphs and articles dropped)."""
+    articles = []
+    for article in dataset["data"]:
+        paragraphs = []
+        for paragraph in article["paragraphs"]:
+            qas = [qa for qa in paragraph["qas"] if str(qa["id"]) in ids]
+            if qas:
+                paragraphs.append({**paragraph, "qas": qas})
+        if paragraphs:
+            articles.append({**article, "paragraphs": paragraphs})
+    return {**dataset, "data": articles}
+
+
+def examples_to_squad(examples: Iterable[Example], version: str = "1.1") -> dict[str, Any]:
+    """Examples as a SQuAD object: one article per title, one paragraph per context, in first-seen order."""
+    articles: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for example in examples:
+        qa: dict[str, Any] = {
+            "id": example.id,
+            "question": example.question,
+            "answers": [{"text": a.text, "answer_start": a.start} for a in example.answers],
+        }
+        if example.is_impossible:
+            qa["is_impossible"] = True
+        articles.setdefault(example.title, {}).setdefault(example.context, []).append(qa)
+    return {
+        "version": version,
+        "data": [
+            {"title": title, "paragraphs": [{"context": c, "qas": qas} for c, qas in paragraphs.items()]}
+            for title, paragraphs in articles.items()
+        ],
+    }
 
 
 def load_squad(path: str | os.PathLike[str]) -> list[Example]:

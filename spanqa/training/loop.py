@@ -355,7 +355,7 @@ def _check_resume_compatible(saved: dict[str, Any], config: TrainConfig) -> None
 def _evaluate_and_keep_best(accelerator, model, tokenizer, info, config, step, best_f1, run_log, say, save_model):
     """Score on the eval file with the official metric; keep the best model in OUT/best."""
     from spanqa.data import load_squad_json
-    from spanqa.data.squad import examples_from_squad
+    from spanqa.data.squad import examples_from_squad, restrict_to_ids
     from spanqa.evaluation.metrics import squad_metrics
     from spanqa.inference.reader import Reader
     from spanqa.inference.runtime.torch import TorchRuntime
@@ -374,7 +374,7 @@ def _evaluate_and_keep_best(accelerator, model, tokenizer, info, config, step, b
             examples, batch_size=config.eval_batch_size, handle_impossible_answer=has_impossible
         )
         ids = {e.id for e in examples}
-        subset = _restrict_dataset(dataset, ids)
+        subset = restrict_to_ids(dataset, ids)
         metrics = squad_metrics(
             subset,
             {p.example_id: p.best_text for p in predictions},
@@ -389,16 +389,3 @@ def _evaluate_and_keep_best(accelerator, model, tokenizer, info, config, step, b
             save_model(unwrapped, tokenizer, best_info, Path(config.out) / "best")
     accelerator.wait_for_everyone()
     return best_f1
-
-
-def _restrict_dataset(dataset: dict[str, Any], ids: set[str]) -> dict[str, Any]:
-    data = []
-    for article in dataset["data"]:
-        paragraphs = []
-        for paragraph in article["paragraphs"]:
-            qas = [qa for qa in paragraph["qas"] if str(qa["id"]) in ids]
-            if qas:
-                paragraphs.append({**paragraph, "qas": qas})
-        if paragraphs:
-            data.append({**article, "paragraphs": paragraphs})
-    return {**dataset, "data": data}
