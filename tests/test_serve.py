@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import run_main
 from fastapi.testclient import TestClient
@@ -15,10 +16,10 @@ from fastapi.testclient import TestClient
 from spanqa.errors import InputError
 from spanqa.inference.reader import Reader
 from spanqa.model.folder import ModelInfo
-from spanqa.serve.app import RequestGuard, create_app
+from spanqa.serve.app import create_app
 from spanqa.serve.batcher import Batcher, Overloaded
-from spanqa.settings import ReaderSettings
-from spanqa.types import Answer, Prediction, Query
+from spanqa.serve.middleware import RequestGuard
+from spanqa.types import Prediction, Query
 
 STATIC = Path(__file__).resolve().parent.parent / "spanqa" / "serve" / "static"
 CONTEXT = "The Eiffel Tower was built by Gustave Eiffel in Paris. It opened in 1889 for the World's Fair."
@@ -64,31 +65,43 @@ def client(tiny_reader):
         yield test_client
 
 
-class FakeReader:
-    """Answers "x" after `release` is set; raises for questions starting with 'bad' or 'crash'."""
+class FakeRuntime:
+    """A Runtime that waits for `release` before answering, and fails on a question's first word.
 
-    name = "fake"
-    settings = ReaderSettings()
-    info = ModelInfo()
-    runtime = None
+    "bad ..." raises InputError (the caller's fault), "crash ..." a RuntimeError (ours); every
+    other batch gets flat logits, which decode to some answer.
+    """
 
-    def __init__(self, block: bool = False) -> None:
+    precision = "fp32"
+    batch_independent = True
+
+    def __init__(self, tokenizer, block: bool = False) -> None:
+        self.tokenizer = tokenizer
         self.entered = threading.Event()
         self.release = threading.Event()
         if not block:
             self.release.set()
-        self.calls: list[int] = []
+        self.calls: list[int] = []  # rows of each batch run
 
-    def _predict_queries(self, queries, settings, batch_size):
+    def run(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         self.entered.set()
         self.release.wait(10)
-        self.calls.append(len(queries))
-        for query in queries:
-            if query.question.startswith("bad"):
+        self.calls.append(len(batch["input_ids"]))
+        for row in batch["input_ids"]:
+            tokens = self.tokenizer.convert_ids_to_tokens(row.tolist())
+            first_word = tokens[tokens.index("[CLS]") + 1]
+            if first_word == "bad":
                 raise InputError("question is bad: ask a better one")
-            if query.question.startswith("crash"):
+            if first_word == "crash":
                 raise RuntimeError("secret internal detail")
-        return [Prediction(q.id, (Answer("x", 0, 1, 1.0),), 0.0) for q in queries]
+        logits = np.zeros(batch["input_ids"].shape, dtype=np.float32)
+        return logits, logits.copy()
+
+
+def fake_reader(tiny_reader: Reader, block: bool = False) -> tuple[Reader, FakeRuntime]:
+    """A real Reader, with the tiny model's tokenizer and settings, over a FakeRuntime."""
+    runtime = FakeRuntime(tiny_reader.tokenizer, block)
+    return Reader(runtime, tiny_reader.tokenizer, tiny_reader.info, name="fake"), runtime
 
 
 # ---------------------------------------------------------------------- happy paths
@@ -323,8 +336,9 @@ def test_unknown_paths_and_methods_use_the_error_shape(client):
 
 
 # ---------------------------------------------------------------------- reader failures, overload, shutdown
-def test_reader_errors_become_422_and_500_without_details():
-    with TestClient(create_app(FakeReader())) as test_client:
+def test_reader_errors_become_422_and_500_without_details(tiny_reader):
+    reader, _ = fake_reader(tiny_reader)
+    with TestClient(create_app(reader)) as test_client:
         assert_error(test_client.post("/v1/answer", json={"question": "bad one", "context": "c"}), 422, "question")
         crash = test_client.post("/v1/answer", json={"question": "crash now", "context": "c"})
         assert_error(crash, 500, kind="internal_error")
@@ -333,28 +347,28 @@ def test_reader_errors_become_422_and_500_without_details():
         assert_error(test_client.post("/v1/answer/batch", json=mixed), 422, field="requests[1].question")
 
 
-def test_a_full_queue_answers_503_with_retry_after():
-    reader = FakeReader(block=True)
+def test_a_full_queue_answers_503_with_retry_after(tiny_reader):
+    reader, runtime = fake_reader(tiny_reader, block=True)
     with TestClient(create_app(reader, max_queue=1, max_batch=1)) as test_client:
         first: dict[str, Any] = {}
         thread = threading.Thread(target=lambda: first.update(r=test_client.post("/v1/answer", json=REQUESTS[0])))
         thread.start()
         try:
-            assert reader.entered.wait(10)
+            assert runtime.entered.wait(10)
             rejected = test_client.post("/v1/answer", json=REQUESTS[1])
             assert_error(rejected, 503, kind="overloaded")
             assert rejected.headers["Retry-After"].isdigit() and int(rejected.headers["Retry-After"]) >= 1
             assert "max_queue" in rejected.json()["error"]["message"]
         finally:
-            reader.release.set()
+            runtime.release.set()
             thread.join(10)
         assert first["r"].status_code == 200
         assert test_client.post("/v1/answer", json=REQUESTS[1]).status_code == 200  # room again
 
 
-def test_stop_drains_the_queue_then_refuses_new_work():
+def test_stop_drains_the_queue_then_refuses_new_work(tiny_reader):
     async def run() -> list[Prediction]:
-        reader = FakeReader()
+        reader, runtime = fake_reader(tiny_reader)
         batcher = Batcher(reader, max_batch=2, batch_wait_ms=0, max_queue=100)
         await batcher.start()
         futures = batcher.submit([(Query(str(i), "q", ("c",)), reader.settings) for i in range(5)])
@@ -362,7 +376,7 @@ def test_stop_drains_the_queue_then_refuses_new_work():
         assert all(f.done() for f in futures)
         with pytest.raises(Overloaded):
             batcher.submit([(Query("late", "q", ("c",)), reader.settings)])
-        assert reader.calls == [2, 2, 1]
+        assert runtime.calls == [2, 2, 1]  # one model run per batch of two
         return [f.result() for f in futures]
 
     assert [p.example_id for p in asyncio.run(run())] == ["0", "1", "2", "3", "4"]

@@ -1,0 +1,87 @@
+"""What one server holds: its limits (`ServeConfig`) and, once started, its reader and batcher."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from spanqa.errors import ConfigError
+from spanqa.inference.reader import Reader
+from spanqa.serve.batcher import Batcher
+from spanqa.serve.errors import ApiError, api_error
+from spanqa.serve.schemas import AnswerRequest
+from spanqa.settings import ReaderSettings
+
+MIN_BODY_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Server limits and batching knobs (validated when built)."""
+
+    max_batch: int = 32
+    batch_wait_ms: float = 5.0
+    max_queue: int = 256
+    max_context_chars: int = 100_000
+    max_body_bytes: int | None = None  # None: room for one maximal context, at least 8 MiB
+
+    def __post_init__(self) -> None:
+        for name in ("max_batch", "max_queue", "max_context_chars"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.batch_wait_ms, bool) or not isinstance(self.batch_wait_ms, int | float):
+            raise ConfigError(f"batch_wait_ms must be a number, got {self.batch_wait_ms!r}")
+        if not 0 <= self.batch_wait_ms <= 10_000:
+            raise ConfigError(f"batch_wait_ms must lie in [0, 10000], got {self.batch_wait_ms!r}")
+        if self.max_body_bytes is not None and (
+            isinstance(self.max_body_bytes, bool) or not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1
+        ):
+            raise ConfigError(f"max_body_bytes must be a positive integer, got {self.max_body_bytes!r}")
+
+    @property
+    def body_limit(self) -> int:
+        if self.max_body_bytes is not None:
+            return self.max_body_bytes
+        return max(MIN_BODY_BYTES, 4 * self.max_context_chars + 64 * 1024)  # 4: longest UTF-8 character
+
+
+class ServerState:
+    """The reader (or where to load it from), the limits, and the batcher once the lifespan started it."""
+
+    def __init__(
+        self,
+        reader: Reader | None,
+        source: str | os.PathLike[str] | None,
+        load_options: dict[str, Any],
+        config: ServeConfig,
+    ) -> None:
+        self.reader = reader
+        self.source = source
+        self.load_options = load_options
+        self.config = config
+        self.batcher: Batcher | None = None
+        self.base_settings: ReaderSettings | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.reader is not None and self.batcher is not None and self.batcher.running
+
+    def settings_for(self, request: AnswerRequest, field_prefix: str = "") -> ReaderSettings:
+        """The reader settings for one request: 413 when its context is over max_context_chars."""
+        limit = self.config.max_context_chars
+        if len(request.context) > limit:
+            field = f"{field_prefix}.context" if field_prefix else "context"
+            raise ApiError(
+                413,
+                "context_too_long",
+                f"{field} has {len(request.context):,} characters, over the server's limit of {limit:,} "
+                "(max_context_chars): split the text, or start the server with a higher --max-context-chars",
+                field,
+            )
+        assert self.base_settings is not None
+        try:
+            return self.base_settings.replace(**request.overrides())
+        except ConfigError as error:
+            raise api_error(error, field_prefix) from error
