@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import platform
 import statistics
 import sys
@@ -30,9 +29,11 @@ SOURCES = {
 
 
 def load_source(version: str) -> tuple[dict[str, Any], Path]:
+    from spanqa.data import load_squad_json
+
     for path in SOURCES[version]:
         if path.exists():
-            return json.loads(path.read_text(encoding="utf-8")), path
+            return load_squad_json(path), path
     raise SystemExit(f"no SQuAD v{version} file found in {[str(p) for p in SOURCES[version]]}")
 
 

@@ -118,9 +118,10 @@ def main() -> None:
     from spanqa.errors import SpanQAError
     from spanqa.evaluation.metrics import normalize_answer
     from spanqa.fileio import write_json_atomic, write_text_atomic
-    from spanqa.inference.features import encode_windows
+    from spanqa.inference.pipeline import encode_queries
     from spanqa.inference.reader import Reader
     from spanqa.model.folder import DEFAULT_MODEL_DIR
+    from spanqa.types import Query
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -155,7 +156,8 @@ def main() -> None:
         normalize_answer(a) == normalize_answer(b) for a, b in zip(spanqa_texts, baseline, strict=True)
     )
     n = len(examples)
-    windows = len(encode_windows(tokenizer, [e.question for e in examples], [e.context for e in examples], settings))
+    queries = [Query(id=e.id, question=e.question, contexts=(e.context,)) for e in examples]
+    windows = len(encode_queries(tokenizer, queries, settings).windows)
     result = {
         "data": str(args.data),
         "model": model_path,

@@ -1,0 +1,89 @@
+"""The matmul peaks of this machine: what share of them the model's FLOPs reach says how well a back-end runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+PEAK_FOR = {"fp32": "fp32", "bf16": "bf16", "int8": "int8"}  # the peak each precision is compared with
+
+
+def matmul_peaks(budget_s: float = 2.0) -> dict[str, dict[str, Any]]:
+    """Best GFLOP/s (GOP/s for int8) of square matrix products, 2048 x 2048 where that fits the budget."""
+    import torch
+
+    peaks: dict[str, dict[str, Any]] = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+
+        def work_at(n: int, dtype=dtype):
+            a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+            return lambda: a @ b
+
+        n = size_within(work_at, budget_s)
+        peaks[name] = {"gflops": best_rate(work_at(n), 2 * n**3, budget_s), "n": n, "how": f"torch {name} matmul"}
+    n = size_within(ort_int8_work, budget_s)
+    peaks["int8"] = {"gflops": best_rate(ort_int8_work(n), 2 * n**3, budget_s), "n": n, "how": "ORT MatMulInteger"}
+    if hasattr(torch, "_int_mm"):
+
+        def int_mm_at(n: int):
+            a = torch.randint(-128, 127, (n, n), dtype=torch.int8)
+            b = torch.randint(-128, 127, (n, n), dtype=torch.int8)
+            return lambda: torch._int_mm(a, b)
+
+        n = size_within(int_mm_at, budget_s)
+        peaks["int8_torch"] = {"gflops": best_rate(int_mm_at(n), 2 * n**3, budget_s), "n": n, "how": "torch._int_mm"}
+    return peaks
+
+
+def best_rate(work: Callable[[], Any], flop: float, budget_s: float) -> float:
+    """The best GFLOP/s of `work` (`flop` FLOPs a call) over at least 2 and at most 20 calls within the budget."""
+    work()  # warm-up
+    rates, spent = [], 0.0
+    while spent < budget_s or len(rates) < 2:
+        began = time.perf_counter()
+        work()
+        elapsed = time.perf_counter() - began
+        spent += elapsed
+        rates.append(flop / elapsed / 1e9)
+        if len(rates) >= 20:
+            break
+    return max(rates)
+
+
+def size_within(work_at: Callable[[int], Callable[[], Any]], budget_s: float, largest: int = 2048) -> int:
+    """The largest n (256 .. `largest`, doubling) whose n x n product takes under budget_s / 4 here."""
+    n = 256
+    while n < largest:
+        work = work_at(n)
+        work()
+        began = time.perf_counter()
+        work()
+        if (time.perf_counter() - began) * 8 > budget_s / 4:  # the next size costs ~8x
+            break
+        n *= 2
+    return n
+
+
+def ort_int8_work(n: int) -> Callable[[], Any]:
+    """uint8 activations x int8 weights -> int32 with ONNX Runtime's MatMulInteger (as dynamic int8 runs)."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = numpy_helper.from_array(rng.integers(-128, 127, (n, n), dtype=np.int8), "B")
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["A", "B"], ["C"])],
+        "int8_peak",
+        [helper.make_tensor_value_info("A", TensorProto.UINT8, [n, n])],
+        [helper.make_tensor_value_info("C", TensorProto.INT32, [n, n])],
+        initializer=[weights],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    activations = rng.integers(0, 255, (n, n), dtype=np.uint8)
+    onnx.checker.check_model(model)
+    return lambda: session.run(None, {"A": activations})
