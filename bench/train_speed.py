@@ -144,7 +144,7 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     from spanqa.data import load_squad_json
-    from spanqa.data.squad import examples_from_squad
+    from spanqa.data.squad import examples_from_squad, examples_to_squad
     from spanqa.fileio import write_json_atomic, write_text_atomic
     from spanqa.settings import ReaderSettings
     from spanqa.training.data import prepare_training_windows
@@ -154,7 +154,7 @@ def main() -> None:
         dataset = load_squad_json(args.data)
         examples = examples_from_squad(dataset)[: args.questions]
         subset = workdir / "train-subset.json"
-        subset.write_text(json.dumps(_as_squad(examples)))
+        subset.write_text(json.dumps(examples_to_squad(examples)))
         tokenizer = AutoTokenizer.from_pretrained(args.base)
         settings = ReaderSettings(max_seq_len=args.max_seq_len, doc_stride=args.doc_stride)
         windows, _ = prepare_training_windows(tokenizer, examples, settings)
@@ -196,24 +196,6 @@ def main() -> None:
     write_json_atomic(args.out.with_suffix(".json"), report)
     write_text_atomic(args.out.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
-
-
-def _as_squad(examples) -> dict[str, Any]:
-    """Examples back to a SQuAD object, one paragraph per question (what spanqa train reads)."""
-    paragraphs = [
-        {
-            "context": e.context,
-            "qas": [
-                {
-                    "id": e.id,
-                    "question": e.question,
-                    "answers": [{"text": a.text, "answer_start": a.start} for a in e.answers],
-                }
-            ],
-        }
-        for e in examples
-    ]
-    return {"version": "1.1", "data": [{"title": "bench", "paragraphs": paragraphs}]}
 
 
 if __name__ == "__main__":

@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import math
 import random
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from spanqa.data import load_squad
+from spanqa.data.squad import examples_to_squad
 from spanqa.fileio import write_json_atomic
 from spanqa.inference.features import encode_windows
 from spanqa.model.folder import training_runs
@@ -65,35 +65,6 @@ def used_questions(run: dict[str, Any], tokenizer) -> set[tuple[str, str]]:
     return used
 
 
-def squad_file(examples: list[Example]) -> dict[str, Any]:
-    by_title: dict[str, dict[str, list[Example]]] = defaultdict(lambda: defaultdict(list))
-    for example in examples:
-        by_title[example.title][example.context].append(example)
-    return {
-        "version": "1.1",
-        "data": [
-            {
-                "title": title,
-                "paragraphs": [
-                    {
-                        "context": context,
-                        "qas": [
-                            {
-                                "id": e.id,
-                                "question": e.question,
-                                "answers": [{"text": a.text, "answer_start": a.start} for a in e.answers],
-                            }
-                            for e in questions
-                        ],
-                    }
-                    for context, questions in paragraphs.items()
-                ],
-            }
-            for title, paragraphs in by_title.items()
-        ],
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path, help="model folder written by spanqa train")
@@ -121,7 +92,7 @@ def main() -> None:
     chosen = sorted(candidates)
     random.Random(args.seed).shuffle(chosen)
     held_out = sorted((candidates[key] for key in chosen[: args.limit]), key=lambda e: (e.title, e.context, e.id))
-    write_json_atomic(args.out, squad_file(held_out))
+    write_json_atomic(args.out, examples_to_squad(held_out))
     print(f"{len(held_out):,} questions written to {args.out}")
 
 

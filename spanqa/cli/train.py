@@ -1,88 +1,83 @@
-"""`spanqa train`: fine-tune an encoder on SQuAD-format data."""
+"""`spanqa train`: fine-tune an encoder on SQuAD-format data.
+
+The command's options are generated from TrainConfig's fields: `--max-seq-len` for max_seq_len,
+with the field's default and the help text in its metadata, so a new training setting needs no
+change here. Where the command line differs from the field: `--train` (repeatable) and `--eval`
+name train_files and eval_file, path fields take paths, `--no-progress` turns `progress` off,
+and `--resume` belongs to this invocation rather than to the run's settings.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import typer
 
 from spanqa.cli import app
+from spanqa.training.config import TrainConfig
 
-
-@app.command(
-    epilog="Example: spanqa train --base ./minilm --train train-v1.1.json --out ./my-reader --epochs 2 "
+EPILOG = (
+    "Example: spanqa train --base ./minilm --train train-v1.1.json --out ./my-reader --epochs 2 "
     "--precision bf16 --lr 2e-4 --max-seq-len 256"
 )
+OPTION_NAMES = {"train_files": "--train", "eval_file": "--eval"}
+NOT_GENERATED = ("progress",)  # the command's own --no-progress
+PATH_TYPES = {str: Path, str | None: Path | None, tuple[str, ...]: list[Path]}
+
+
+def with_config_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give `command` TrainConfig's options, in field order, in place of its `**settings`."""
+    own = inspect.signature(command, eval_str=True).parameters.values()
+    own_options = [p.replace(kind=p.KEYWORD_ONLY) for p in own if p.kind is not p.VAR_KEYWORD]
+    command.__signature__ = inspect.Signature([*config_options(), *own_options])  # type: ignore[attr-defined]
+    return command
+
+
+def config_options() -> list[inspect.Parameter]:
+    hints = typing.get_type_hints(TrainConfig)
+    fields = [field for field in dataclasses.fields(TrainConfig) if field.name not in NOT_GENERATED]
+    return [config_option(field, hints[field.name]) for field in fields]
+
+
+def config_option(field: dataclasses.Field, hint: Any) -> inspect.Parameter:
+    name = OPTION_NAMES.get(field.name, "--" + field.name.replace("_", "-"))
+    annotation = Annotated[option_type(field, hint), typer.Option(name, help=field.metadata["help"])]
+    default = inspect.Parameter.empty if field.default is dataclasses.MISSING else field.default
+    return inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+def option_type(field: dataclasses.Field, hint: Any) -> Any:
+    if field.metadata["path"]:
+        return PATH_TYPES[hint]
+    if typing.get_origin(hint) is Literal:
+        return str  # TrainConfig rejects other values in one line naming the choices; click would take several
+    return hint
+
+
+def config_value(value: Any) -> Any:
+    """A command-line value as TrainConfig holds it: paths as text, a repeated option as a tuple."""
+    if isinstance(value, list):
+        return tuple(config_value(item) for item in value)
+    return str(value) if isinstance(value, Path) else value
+
+
+@app.command(epilog=EPILOG)
+@with_config_options
 def train(
-    base: Annotated[str, typer.Option(help="Hugging Face encoder folder (or QA model) to start from.")],
-    train_file: Annotated[
-        list[Path], typer.Option("--train", help="SQuAD v1.1/v2.0 JSON training file (repeat for several).")
-    ],
-    out: Annotated[Path, typer.Option(help="Output model folder (also holds checkpoints/ and logs/).")],
-    eval_file: Annotated[Path | None, typer.Option("--eval", help="SQuAD JSON file to evaluate on.")] = None,
-    epochs: Annotated[float, typer.Option(help="Passes over the training data.")] = 2.0,
-    max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimiser steps.")] = None,
-    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 5e-5,
-    batch_size: Annotated[int, typer.Option(help="Windows per process per micro-step.")] = 32,
-    grad_accum: Annotated[int, typer.Option(help="Micro-steps per optimiser step.")] = 1,
-    warmup_ratio: Annotated[float, typer.Option(help="Share of steps with linear warm-up.")] = 0.1,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
-    max_seq_len: Annotated[int, typer.Option(help="Tokens per window.")] = 384,
-    doc_stride: Annotated[int, typer.Option(help="Overlap between windows, in tokens.")] = 128,
-    max_question_len: Annotated[int, typer.Option(help="Questions are cut to this many tokens.")] = 64,
-    seed: Annotated[int, typer.Option(help="Random seed (data order, dropout, head init).")] = 42,
-    optimizer: Annotated[str, typer.Option(help="adamw or adafactor.")] = "adamw",
-    head: Annotated[str, typer.Option(help="linear or pointer span head.")] = "linear",
-    precision: Annotated[str, typer.Option(help="fp32, or bf16 autocast.")] = "fp32",
-    negatives: Annotated[
-        float, typer.Option(help="Synthetic unanswerable examples per question (other paragraphs of its article).")
-    ] = 0.0,
-    save_every: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 500,
-    keep_last: Annotated[int, typer.Option(help="Checkpoints to keep.")] = 3,
-    eval_every: Annotated[int | None, typer.Option(help="Evaluate on --eval every N steps.")] = None,
-    eval_limit: Annotated[int | None, typer.Option(help="Evaluate on the first N questions only.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the latest checkpoint.")] = False,
-    logdir: Annotated[Path | None, typer.Option(help="TensorBoard + JSONL log folder (default OUT/logs).")] = None,
-    checkpoint_dir: Annotated[Path | None, typer.Option(help="Where checkpoints go (default OUT/checkpoints).")] = None,
-    log_every: Annotated[int, typer.Option(help="Log every N steps.")] = 10,
-    max_train_examples: Annotated[int | None, typer.Option(help="Use the first N questions only.")] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Hide the progress bar.")] = False,
+    **settings: Any,
 ) -> None:
     """Fine-tune any Hugging Face encoder as an extractive reader; resumable, logged to TensorBoard."""
-    from spanqa.training.config import TrainConfig
     from spanqa.training.loop import train as run_training
 
-    config = TrainConfig(
-        base=base,
-        train_files=tuple(str(p) for p in train_file),
-        out=str(out),
-        eval_file=str(eval_file) if eval_file else None,
-        epochs=epochs,
-        max_steps=max_steps,
-        lr=lr,
-        batch_size=batch_size,
-        grad_accum=grad_accum,
-        warmup_ratio=warmup_ratio,
-        weight_decay=weight_decay,
-        max_seq_len=max_seq_len,
-        doc_stride=doc_stride,
-        max_question_len=max_question_len,
-        seed=seed,
-        optimizer=optimizer,  # type: ignore[arg-type]
-        head=head,  # type: ignore[arg-type]
-        precision=precision,  # type: ignore[arg-type]
-        negatives=negatives,
-        save_every=save_every,
-        keep_last=keep_last,
-        eval_every=eval_every,
-        eval_limit=eval_limit,
-        logdir=str(logdir) if logdir else None,
-        checkpoint_dir=str(checkpoint_dir) if checkpoint_dir else None,
-        log_every=log_every,
-        max_train_examples=max_train_examples,
-        progress=not no_progress,
-    )
+    values = {name: config_value(value) for name, value in settings.items()}
+    config = TrainConfig(**values, progress=not no_progress)
     result = run_training(config, resume=resume, echo=typer.echo)
     if result["stopped"]:
         raise typer.Exit(130)

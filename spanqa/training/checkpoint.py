@@ -1,18 +1,17 @@
 """Training checkpoints: written atomically, the last K kept, exact resume.
 
 A checkpoint is a folder `step-000123/` holding `state.pt` (model, optimiser, scheduler,
-step, data position, config) and one `rng-rank{r}.pt` per process. The folder is built
-under a temporary name and renamed when complete, so a crash never leaves half of one;
-`latest_checkpoint` ignores anything that is not complete.
+step, data position, config), one `rng-rank{r}.pt` per process and a COMPLETE marker. The
+folder is built under a temporary name and renamed when complete (`staged_folder`), so a
+crash never leaves half of one; `latest_checkpoint` also ignores any folder without the marker.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import shutil
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,8 @@ import numpy as np
 import torch
 
 from spanqa.errors import DataFileError
+from spanqa.fileio import staged_folder
+from spanqa.training.config import TrainConfig
 
 CHECKPOINT_PATTERN = re.compile(r"^step-(\d+)$")
 COMPLETE_MARKER = "COMPLETE"
@@ -44,20 +45,12 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def save_checkpoint(directory: Path, step: int, state: dict[str, Any], rng_states: list[dict[str, Any]]) -> Path:
     """Write checkpoint `step` under `directory` atomically and return its path."""
-    directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"step-{step:09d}"
-    staging = Path(tempfile.mkdtemp(prefix=f".step-{step:09d}.", dir=directory))
-    try:
+    with staged_folder(final) as staging:
         torch.save(state, staging / "state.pt")
         for rank, rng in enumerate(rng_states):
             torch.save(rng, staging / f"rng-rank{rank}.pt")
         (staging / COMPLETE_MARKER).write_text(str(step))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return final
 
 
@@ -92,3 +85,63 @@ def load_checkpoint(path: Path, rank: int) -> tuple[dict[str, Any], dict[str, An
             f"checkpoint {path} cannot be read ({error}): delete it to resume from an earlier one"
         ) from error
     return state, rng
+
+
+@dataclass
+class Position:
+    """How far a run has got: with the weights, what resuming it exactly needs."""
+
+    step: int = 0
+    epoch: int = 0
+    micro: int = 0  # micro-batches of `epoch` already trained on
+    best_f1: float | None = None
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Position:
+        return cls(state["step"], state["epoch"], state["micro"], state.get("best_f1"))
+
+
+class Checkpointer:
+    """Saves the whole run at a position: every process calls `save`, the main process writes."""
+
+    def __init__(
+        self, accelerator, model, optimizer, schedule, directory: Path, config: TrainConfig, last_saved_step: int | None
+    ) -> None:
+        self.accelerator = accelerator
+        self.model = model
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.directory = directory
+        self.config = config
+        self.last_saved_step = last_saved_step
+
+    def save(self, position: Position) -> Path | None:
+        """The checkpoint of `position` (None on the other processes), pruned to the last `keep_last`."""
+        if self.last_saved_step == position.step:  # this exact state is already on disk
+            return latest_checkpoint(self.directory)
+        self.last_saved_step = position.step
+        self.accelerator.wait_for_everyone()
+        rngs = self._rng_states_of_every_process()
+        saved = None
+        if self.accelerator.is_main_process:
+            saved = save_checkpoint(self.directory, position.step, self._state(position), rngs)
+            prune_checkpoints(self.directory, self.config.keep_last)
+        self.accelerator.wait_for_everyone()
+        return saved
+
+    def _rng_states_of_every_process(self) -> list[dict[str, Any]]:
+        if self.accelerator.num_processes == 1:
+            return [rng_state()]
+        return self.accelerator.gather_for_metrics([rng_state()], use_gather_object=True)
+
+    def _state(self, position: Position) -> dict[str, Any]:
+        return {
+            "model": self.accelerator.unwrap_model(self.model).state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "step": position.step,
+            "epoch": position.epoch,
+            "micro": position.micro,
+            "best_f1": position.best_f1,
+            "config": self.config.to_dict(),
+        }

@@ -1,4 +1,8 @@
-"""Training configuration: plain values, validated once, saved in every checkpoint."""
+"""Training configuration: plain values, validated once, saved in every checkpoint.
+
+Each field carries the help text of its `spanqa train` option (the options are generated from
+these fields); `path` marks the fields that name a file or folder.
+"""
 
 from __future__ import annotations
 
@@ -9,38 +13,44 @@ from typing import Any, Literal
 from spanqa.errors import ConfigError
 
 
+def setting(default: Any = dataclasses.MISSING, *, help: str, path: bool = False) -> Any:
+    return dataclasses.field(default=default, metadata={"help": help, "path": path})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    base: str
-    train_files: tuple[str, ...]
-    out: str
-    eval_file: str | None = None
-    epochs: float = 2.0
-    max_steps: int | None = None
-    lr: float = 5e-5
-    batch_size: int = 32  # per process and per micro-step
-    grad_accum: int = 1
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    max_seq_len: int = 384
-    doc_stride: int = 128
-    max_question_len: int = 64
-    seed: int = 42
-    optimizer: Literal["adamw", "adafactor"] = "adamw"
-    head: Literal["linear", "pointer"] = "linear"
-    precision: Literal["fp32", "bf16"] = "fp32"
-    negatives: float = 0.0
-    save_every: int = 500
-    keep_last: int = 3
-    eval_every: int | None = None
-    eval_limit: int | None = None
-    eval_batch_size: int = 64
-    logdir: str | None = None
-    checkpoint_dir: str | None = None
-    log_every: int = 10
-    max_train_examples: int | None = None
-    progress: bool = True
+    base: str = setting(help="Hugging Face encoder folder (or QA model) to start from.")
+    train_files: tuple[str, ...] = setting(help="SQuAD v1.1/v2.0 JSON training file (repeat for several).", path=True)
+    out: str = setting(help="Output model folder (also holds checkpoints/ and logs/).", path=True)
+    eval_file: str | None = setting(None, help="SQuAD JSON file to evaluate on.", path=True)
+    epochs: float = setting(2.0, help="Passes over the training data.")
+    max_steps: int | None = setting(None, help="Stop after this many optimiser steps.")
+    lr: float = setting(5e-5, help="Peak learning rate.")
+    batch_size: int = setting(32, help="Windows per process per micro-step.")
+    grad_accum: int = setting(1, help="Micro-steps per optimiser step.")
+    warmup_ratio: float = setting(0.1, help="Share of steps with linear warm-up.")
+    weight_decay: float = setting(0.01, help="AdamW weight decay.")
+    max_grad_norm: float = setting(1.0, help="Clip the gradient norm to this (0: no clipping).")
+    max_seq_len: int = setting(384, help="Tokens per window.")
+    doc_stride: int = setting(128, help="Overlap between windows, in tokens.")
+    max_question_len: int = setting(64, help="Questions are cut to this many tokens.")
+    seed: int = setting(42, help="Random seed (data order, dropout, head init).")
+    optimizer: Literal["adamw", "adafactor"] = setting("adamw", help="adamw or adafactor.")
+    head: Literal["linear", "pointer"] = setting("linear", help="linear or pointer span head.")
+    precision: Literal["fp32", "bf16"] = setting("fp32", help="fp32, or bf16 autocast.")
+    negatives: float = setting(
+        0.0, help="Synthetic unanswerable examples per question (other paragraphs of its article)."
+    )
+    save_every: int = setting(500, help="Checkpoint every N steps.")
+    keep_last: int = setting(3, help="Checkpoints to keep.")
+    eval_every: int | None = setting(None, help="Evaluate on --eval every N steps.")
+    eval_limit: int | None = setting(None, help="Evaluate on the first N questions only.")
+    eval_batch_size: int = setting(64, help="Windows per batch when evaluating.")
+    logdir: str | None = setting(None, help="TensorBoard + JSONL log folder (default OUT/logs).", path=True)
+    checkpoint_dir: str | None = setting(None, help="Where checkpoints go (default OUT/checkpoints).", path=True)
+    log_every: int = setting(10, help="Log every N steps.")
+    max_train_examples: int | None = setting(None, help="Use the first N questions only.")
+    progress: bool = setting(True, help="Show a progress bar.")
 
     def __post_init__(self) -> None:
         positive = ["lr", "batch_size", "grad_accum", "max_seq_len", "save_every", "keep_last", "log_every"]
@@ -70,6 +80,14 @@ class TrainConfig:
         values = dataclasses.asdict(self)
         values["train_files"] = list(self.train_files)
         return values
+
+    def check_resumable_from(self, saved: dict[str, Any]) -> None:
+        """Refuse to resume a checkpoint saved with `saved` (its config dict) if that changes what is learnt."""
+        current = self.to_dict()
+        changed = [name for name in self.RESUME_INVARIANTS if saved.get(name) != current.get(name)]
+        if changed:
+            details = ", ".join(f"{name}: {saved.get(name)!r} -> {current.get(name)!r}" for name in changed)
+            raise ConfigError(f"--resume with different settings than the checkpoint ({details}): use the same ones")
 
     # Settings that change what the model learns: a resumed run must not change them.
     RESUME_INVARIANTS = (

@@ -14,28 +14,31 @@ function of (seed, epoch).
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
 import math
 import signal
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from spanqa.data import load_squad
 from spanqa.errors import ConfigError
 from spanqa.inference.features import Window, pad_windows
 from spanqa.model.folder import ModelInfo
 from spanqa.model.heads import span_loss
+from spanqa.model.torch_io import load_model, save_model
 from spanqa.settings import ReaderSettings
-from spanqa.training.checkpoint import latest_checkpoint, load_checkpoint, prune_checkpoints, rng_state, save_checkpoint
+from spanqa.training.checkpoint import Checkpointer, Position, latest_checkpoint, load_checkpoint, set_rng_state
 from spanqa.training.config import TrainConfig
+from spanqa.training.data import PreparationSummary, prepare_training_windows
+from spanqa.training.evaluate import TrainingEvaluation
+from spanqa.training.logs import RunLog, StepLog
 
-log = logging.getLogger("spanqa.training.loop")
 BATCHES_PER_LENGTH_GROUP = 50
+Say = Callable[[str], None]
 
 
 def epoch_batches(lengths: np.ndarray, global_batch: int, seed: int, epoch: int) -> list[np.ndarray]:
@@ -101,291 +104,263 @@ class StopFlag:
             signal.signal(signum, handler)
 
 
-class RunLog:
-    """Metrics to a JSONL file and TensorBoard (main process only)."""
-
-    def __init__(self, logdir: Path, enabled: bool) -> None:
-        self.enabled = enabled
-        self.writer = None
-        if enabled:
-            logdir.mkdir(parents=True, exist_ok=True)
-            self.jsonl = logdir / "train_log.jsonl"
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(str(logdir))
-
-    def write(self, step: int, values: dict[str, float]) -> None:
-        if not self.enabled:
-            return
-        with open(self.jsonl, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"step": step, "time": time.time(), **values}) + "\n")
-        for name, value in values.items():
-            self.writer.add_scalar(name, value, step)
-        self.writer.flush()
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-def _tensors(windows: list[Window], pad_id: int, device) -> dict[str, torch.Tensor]:
-    batch = {name: torch.from_numpy(array).to(device) for name, array in pad_windows(windows, pad_id).items()}
-    batch["start_positions"] = torch.tensor([w.start_label for w in windows], device=device)
-    batch["end_positions"] = torch.tensor([w.end_label for w in windows], device=device)
-    return batch
-
-
-def train(config: TrainConfig, resume: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
+def train(config: TrainConfig, resume: bool = False, echo: Say = print) -> dict[str, Any]:
     """Fine-tune `config.base` on `config.train_files`; returns a summary of the run."""
-    from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    from spanqa.data import load_squad
-    from spanqa.model.torch_io import load_model, save_model
-    from spanqa.training.data import prepare_training_windows
-
-    # Without a GPU, accelerate needs cpu=True to run several processes (gloo) under torchrun.
-    accelerator = Accelerator(
-        mixed_precision="bf16" if config.precision == "bf16" else "no", cpu=not torch.cuda.is_available()
-    )
+    accelerator = _start_accelerator(config)
     main = accelerator.is_main_process
-    say = echo if main else (lambda _: None)
-    out = Path(config.out)
-    checkpoint_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else out / "checkpoints"
-    logdir = Path(config.logdir) if config.logdir else out / "logs"
-
-    checkpoint = latest_checkpoint(checkpoint_dir) if resume else None
-    if resume and checkpoint is None:
-        say(f"--resume: no checkpoint in {checkpoint_dir}, starting from the beginning")
-    if not resume and latest_checkpoint(checkpoint_dir) is not None:
-        raise ConfigError(
-            f"{checkpoint_dir} already holds checkpoints of an earlier run: add --resume to continue it, or "
-            "choose another --out"
-        )
-    state, rng = load_checkpoint(checkpoint, accelerator.process_index) if checkpoint else (None, None)
-    if state is not None:
-        _check_resume_compatible(state["config"], config)
+    say = echo if main else _say_nothing
+    folders = RunFolders.of(config)
+    checkpoint = _checkpoint_to_resume(folders.checkpoints, resume, say)
+    state, rng = _read_checkpoint(checkpoint, accelerator.process_index, config)
 
     set_seed(config.seed)
     loaded = load_model(config.base, head=config.head, for_training=True)
-    model, tokenizer = loaded.model, loaded.tokenizer
-    reader_settings = ReaderSettings(
+    settings = ReaderSettings(
         max_seq_len=config.max_seq_len, doc_stride=config.doc_stride, max_question_len=config.max_question_len
     )
+    data = _prepare_data(config, loaded.tokenizer, settings, say)
+    global_batch = config.batch_size * accelerator.num_processes
+    total_steps = _total_steps(config, data, global_batch)
 
+    optimizer = build_optimizer(loaded.model, config)
+    schedule = build_schedule(optimizer, total_steps, config.warmup_ratio)
+    position = _restore(state, loaded.model, optimizer, schedule)
+    if state is not None:
+        say(f"resumed from {checkpoint} (step {position.step:,} of {total_steps:,})")
+    model, optimizer = accelerator.prepare(loaded.model, optimizer)
+    if rng is not None:
+        set_rng_state(rng)
+
+    info = ModelInfo(head=config.head, settings=settings, extra={"training": config.to_dict()})
+    run_log = RunLog(folders.logs, main)
+    if main and state is None:
+        _log_run_start(run_log, folders.logs, data, total_steps)
+    last_saved_step = position.step if state is not None else None
+    checkpointer = Checkpointer(accelerator, model, optimizer, schedule, folders.checkpoints, config, last_saved_step)
+    evaluation = TrainingEvaluation(config, accelerator, model, loaded.tokenizer, info, run_log, say)
+    loop = StepLoop(
+        config=config,
+        step=TrainingStep(accelerator, model, optimizer, schedule, config, data),
+        step_log=StepLog(run_log, accelerator, schedule, config, total_steps, position.step),
+        evaluation=evaluation,
+        checkpointer=checkpointer,
+        global_batch=global_batch,
+        total_steps=total_steps,
+        say=say,
+    )
+    model.train()
+    stopped = loop.run(position)
+
+    saved = checkpointer.save(position)
+    if stopped:
+        run_log.close()
+        return {"stopped": True, "step": position.step, "checkpoint": str(saved) if saved else None}
+    if evaluation.due_at_end(position.step):
+        position.best_f1 = evaluation.evaluate(position.step, position.best_f1)
+    if main:
+        save_model(accelerator.unwrap_model(model), loaded.tokenizer, info, folders.out, keep_other_files=True)
+        say(f"model saved to {folders.out}")
+    run_log.close()
+    accelerator.wait_for_everyone()
+    return {
+        "stopped": False,
+        "step": position.step,
+        "total_steps": total_steps,
+        "best_f1": position.best_f1,
+        "out": str(folders.out),
+    }
+
+
+def _say_nothing(_: str) -> None:
+    pass
+
+
+def _start_accelerator(config: TrainConfig):
+    from accelerate import Accelerator
+
+    # Without a GPU, accelerate needs cpu=True to run several processes (gloo) under torchrun.
+    return Accelerator(
+        mixed_precision="bf16" if config.precision == "bf16" else "no", cpu=not torch.cuda.is_available()
+    )
+
+
+@dataclass(frozen=True)
+class RunFolders:
+    out: Path
+    checkpoints: Path
+    logs: Path
+
+    @classmethod
+    def of(cls, config: TrainConfig) -> RunFolders:
+        out = Path(config.out)
+        checkpoints = Path(config.checkpoint_dir) if config.checkpoint_dir else out / "checkpoints"
+        return cls(out, checkpoints, Path(config.logdir) if config.logdir else out / "logs")
+
+
+def _checkpoint_to_resume(directory: Path, resume: bool, say: Say) -> Path | None:
+    """With --resume the latest checkpoint, if any; without, an earlier run's checkpoints are an error."""
+    latest = latest_checkpoint(directory)
+    if resume and latest is None:
+        say(f"--resume: no checkpoint in {directory}, starting from the beginning")
+    if not resume and latest is not None:
+        raise ConfigError(
+            f"{directory} already holds checkpoints of an earlier run: add --resume to continue it, or "
+            "choose another --out"
+        )
+    return latest if resume else None
+
+
+def _read_checkpoint(checkpoint: Path | None, rank: int, config: TrainConfig) -> tuple[dict | None, dict | None]:
+    """The checkpoint's state and this process's RNG state; (None, None) for a fresh run."""
+    if checkpoint is None:
+        return None, None
+    state, rng = load_checkpoint(checkpoint, rank)
+    config.check_resumable_from(state["config"])
+    return state, rng
+
+
+def _restore(state: dict[str, Any] | None, model, optimizer, schedule) -> Position:
+    """Load the checkpoint's weights, optimiser and schedule; where it stopped (the start for a fresh run)."""
+    if state is None:
+        return Position()
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    return Position.from_state(state)
+
+
+@dataclass
+class TrainingData:
+    windows: list[Window]
+    lengths: np.ndarray
+    summary: PreparationSummary
+    pad_id: int
+
+    def tensors(self, indices: np.ndarray, device) -> dict[str, torch.Tensor]:
+        windows = [self.windows[i] for i in indices]
+        batch = {name: torch.from_numpy(array).to(device) for name, array in pad_windows(windows, self.pad_id).items()}
+        batch["start_positions"] = torch.tensor([w.start_label for w in windows], device=device)
+        batch["end_positions"] = torch.tensor([w.end_label for w in windows], device=device)
+        return batch
+
+
+def _prepare_data(config: TrainConfig, tokenizer, settings: ReaderSettings, say: Say) -> TrainingData:
     examples = [e for path in config.train_files for e in load_squad(path)]
     if config.max_train_examples is not None:
         examples = examples[: config.max_train_examples]
     say(f"preparing {len(examples):,} training questions ...")
-    windows, summary = prepare_training_windows(tokenizer, examples, reader_settings, config.negatives, config.seed)
+    windows, summary = prepare_training_windows(tokenizer, examples, settings, config.negatives, config.seed)
     for line in summary.lines():
         say(f"  {line}")
-    lengths = np.array([w.length for w in windows])
-    world = accelerator.num_processes
-    global_batch = config.batch_size * world
-    micro_per_epoch = len(epoch_batches(lengths, global_batch, config.seed, 0))
-    steps_per_epoch = micro_per_epoch // config.grad_accum
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return TrainingData(windows, np.array([w.length for w in windows]), summary, pad_id)
+
+
+def _total_steps(config: TrainConfig, data: TrainingData, global_batch: int) -> int:
+    steps_per_epoch = len(epoch_batches(data.lengths, global_batch, config.seed, 0)) // config.grad_accum
     if steps_per_epoch == 0:
         raise ConfigError(
-            f"{len(windows)} training windows do not fill one step of {global_batch * config.grad_accum}: "
+            f"{len(data.windows)} training windows do not fill one step of {global_batch * config.grad_accum}: "
             "lower --batch-size or --grad-accum, or add data"
         )
-    total_steps = config.max_steps or math.ceil(config.epochs * steps_per_epoch)
-
-    optimizer = build_optimizer(model, config)
-    schedule = build_schedule(optimizer, total_steps, config.warmup_ratio)
-    step, epoch, micro_start, best_f1 = 0, 0, 0, None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        step, epoch, micro_start, best_f1 = state["step"], state["epoch"], state["micro"], state.get("best_f1")
-        say(f"resumed from {checkpoint} (step {step:,} of {total_steps:,})")
-    model, optimizer = accelerator.prepare(model, optimizer)
-    if rng is not None:
-        from spanqa.training.checkpoint import set_rng_state
-
-        set_rng_state(rng)
-
-    info = ModelInfo(head=config.head, settings=reader_settings, extra={"training": config.to_dict()})
-    run_log = RunLog(logdir, main)
-    if main and state is None:
-        run_log.write(0, {"windows": float(len(windows)), "total_steps": float(total_steps)})
-        (logdir / "data_summary.txt").write_text("\n".join(summary.lines()) + "\n")
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-
-    last_saved_step = step if state is not None else None
-
-    def checkpoint_now() -> Path | None:
-        nonlocal last_saved_step
-        if last_saved_step == step:  # this exact state is already on disk
-            return latest_checkpoint(checkpoint_dir)
-        last_saved_step = step
-        accelerator.wait_for_everyone()
-        rngs = accelerator.gather_for_metrics([rng_state()], use_gather_object=True) if world > 1 else [rng_state()]
-        saved = None
-        if main:
-            payload = {
-                "model": accelerator.unwrap_model(model).state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(),
-                "step": step,
-                "epoch": epoch,
-                "micro": micro,
-                "best_f1": best_f1,
-                "config": config.to_dict(),
-            }
-            saved = save_checkpoint(checkpoint_dir, step, payload, rngs)
-            prune_checkpoints(checkpoint_dir, config.keep_last)
-        accelerator.wait_for_everyone()
-        return saved
-
-    bar = None
-    if main and config.progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total_steps, initial=step, unit="step", desc="training", dynamic_ncols=True)
-    model.train()
-    seen_since_log, loss_since_log, steps_since_log, clock = 0, 0.0, 0, time.perf_counter()
-    micro = micro_start
-    stopped_early = False
-    with StopFlag() as stop:
-        while step < total_steps and not stopped_early:
-            batches = epoch_batches(lengths, global_batch, config.seed, epoch)
-            usable = len(batches) - len(batches) % config.grad_accum
-            while micro < usable and step < total_steps:
-                boundary = (micro + 1) % config.grad_accum == 0
-                rank_slice = batches[micro][
-                    accelerator.process_index * config.batch_size : (accelerator.process_index + 1) * config.batch_size
-                ]
-                batch = _tensors([windows[i] for i in rank_slice], pad_id, accelerator.device)
-                context = accelerator.no_sync(model) if not boundary and world > 1 else _null_context()
-                with context, accelerator.autocast():
-                    start_logits, end_logits = model(
-                        batch["input_ids"],
-                        batch["attention_mask"],
-                        batch.get("token_type_ids"),
-                        start_positions=batch["start_positions"] if config.head == "pointer" else None,
-                    )
-                    loss = span_loss(
-                        start_logits,
-                        end_logits,
-                        batch["start_positions"],
-                        batch["end_positions"],
-                        batch["attention_mask"],
-                    )
-                    accelerator.backward(loss / config.grad_accum)
-                loss_since_log += float(loss.detach()) / config.grad_accum
-                seen_since_log += len(rank_slice) * world
-                micro += 1
-                if not boundary:
-                    continue
-                if config.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                optimizer.step()
-                schedule.step()
-                optimizer.zero_grad(set_to_none=True)
-                step += 1
-                steps_since_log += 1
-                if bar is not None:
-                    bar.update(1)
-                if step % config.log_every == 0 or step == total_steps:
-                    elapsed = time.perf_counter() - clock
-                    mean_loss = _mean_across(accelerator, loss_since_log / steps_since_log)
-                    values = {
-                        "loss": mean_loss,
-                        "lr": schedule.get_last_lr()[0],
-                        "examples_per_s": seen_since_log / elapsed if elapsed > 0 else 0.0,
-                        "epoch": epoch + micro / max(1, usable),
-                    }
-                    run_log.write(step, values)
-                    if bar is not None:
-                        bar.set_postfix(loss=f"{mean_loss:.3f}", ex_s=f"{values['examples_per_s']:.1f}")
-                    seen_since_log, loss_since_log, steps_since_log, clock = 0, 0.0, 0, time.perf_counter()
-                if config.eval_file and config.eval_every and step % config.eval_every == 0:
-                    best_f1 = _evaluate_and_keep_best(
-                        accelerator, model, tokenizer, info, config, step, best_f1, run_log, say, save_model
-                    )
-                    model.train()
-                if step % config.save_every == 0:
-                    checkpoint_now()
-                if stop.requested:
-                    say(f"\nstopping at step {step:,}: saving a checkpoint; continue with --resume")
-                    stopped_early = True
-                    break
-            if micro >= usable:
-                epoch, micro = epoch + 1, 0
-    if bar is not None:
-        bar.close()
-    saved = checkpoint_now()
-    if stopped_early:
-        run_log.close()
-        return {"stopped": True, "step": step, "checkpoint": str(saved) if saved else None}
-    if config.eval_file and (config.eval_every is None or step % config.eval_every != 0):
-        best_f1 = _evaluate_and_keep_best(
-            accelerator, model, tokenizer, info, config, step, best_f1, run_log, say, save_model
-        )
-    if main:
-        save_model(accelerator.unwrap_model(model), tokenizer, info, out, keep_other_files=True)
-        say(f"model saved to {out}")
-    run_log.close()
-    accelerator.wait_for_everyone()
-    return {"stopped": False, "step": step, "total_steps": total_steps, "best_f1": best_f1, "out": str(out)}
+    return config.max_steps or math.ceil(config.epochs * steps_per_epoch)
 
 
-def _null_context():
-    return contextlib.nullcontext()
+def _log_run_start(run_log: RunLog, logdir: Path, data: TrainingData, total_steps: int) -> None:
+    run_log.write(0, {"windows": float(len(data.windows)), "total_steps": float(total_steps)})
+    (logdir / "data_summary.txt").write_text("\n".join(data.summary.lines()) + "\n")
 
 
-def _mean_across(accelerator, value: float) -> float:
-    if accelerator.num_processes == 1:
-        return value
-    tensor = torch.tensor([value], device=accelerator.device)
-    return float(accelerator.reduce(tensor, reduction="mean").item())
+class TrainingStep:
+    """Forward, loss and backward on this process's slice of a global batch; then the optimiser step."""
+
+    def __init__(self, accelerator, model, optimizer, schedule, config: TrainConfig, data: TrainingData) -> None:
+        self.accelerator = accelerator
+        self.model = model
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.config = config
+        self.data = data
+
+    def accumulate(self, global_batch: np.ndarray, ends_step: bool) -> float:
+        """Add this micro-batch's gradients; returns its loss, scaled as the gradients are."""
+        config, accelerator = self.config, self.accelerator
+        mine = slice(accelerator.process_index * config.batch_size, (accelerator.process_index + 1) * config.batch_size)
+        batch = self.data.tensors(global_batch[mine], accelerator.device)
+        # Gradients are averaged across processes only on the micro-batch that ends a step.
+        skip_sync = not ends_step and accelerator.num_processes > 1
+        sync = accelerator.no_sync(self.model) if skip_sync else contextlib.nullcontext()
+        with sync, accelerator.autocast():
+            start_logits, end_logits = self.model(
+                batch["input_ids"],
+                batch["attention_mask"],
+                batch.get("token_type_ids"),
+                start_positions=batch["start_positions"] if config.head == "pointer" else None,
+            )
+            loss = span_loss(
+                start_logits, end_logits, batch["start_positions"], batch["end_positions"], batch["attention_mask"]
+            )
+            accelerator.backward(loss / config.grad_accum)
+        return float(loss.detach()) / config.grad_accum
+
+    def apply(self) -> None:
+        if self.config.max_grad_norm > 0:
+            self.accelerator.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+        self.optimizer.step()
+        self.schedule.step()
+        self.optimizer.zero_grad(set_to_none=True)
 
 
-def _check_resume_compatible(saved: dict[str, Any], config: TrainConfig) -> None:
-    current = config.to_dict()
-    changed = [name for name in TrainConfig.RESUME_INVARIANTS if saved.get(name) != current.get(name)]
-    if changed:
-        details = ", ".join(f"{name}: {saved.get(name)!r} -> {current.get(name)!r}" for name in changed)
-        raise ConfigError(f"--resume with different settings than the checkpoint ({details}): use the same ones")
+@dataclass
+class StepLoop:
+    """Steps from a position to `total_steps`, logging, evaluating and checkpointing on schedule."""
 
+    config: TrainConfig
+    step: TrainingStep
+    step_log: StepLog
+    evaluation: TrainingEvaluation
+    checkpointer: Checkpointer
+    global_batch: int
+    total_steps: int
+    say: Say
 
-def _evaluate_and_keep_best(accelerator, model, tokenizer, info, config, step, best_f1, run_log, say, save_model):
-    """Score on the eval file with the official metric; keep the best model in OUT/best."""
-    from spanqa.data import load_squad_json
-    from spanqa.data.squad import examples_from_squad, restrict_to_ids
-    from spanqa.evaluation.metrics import squad_metrics
-    from spanqa.inference.reader import Reader
-    from spanqa.inference.runtime.torch import TorchRuntime
+    def run(self, position: Position) -> bool:
+        """Advance `position` to the end; True when a signal stopped it early."""
+        stopped = False
+        with StopFlag() as stop:
+            while position.step < self.total_steps and not stopped:
+                stopped = self._run_epoch(position, stop)
+        self.step_log.close()
+        return stopped
 
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        dataset = load_squad_json(config.eval_file)
-        examples = examples_from_squad(dataset)
-        if config.eval_limit is not None:
-            examples = examples[: config.eval_limit]
-        has_impossible = any(e.is_impossible for e in examples)
-        unwrapped = accelerator.unwrap_model(model)
-        runtime = TorchRuntime(unwrapped, precision=config.precision, device=str(accelerator.device))
-        reader = Reader(runtime, tokenizer, info)
-        predictions = reader.predict(
-            examples, batch_size=config.eval_batch_size, handle_impossible_answer=has_impossible
-        )
-        ids = {e.id for e in examples}
-        subset = restrict_to_ids(dataset, ids)
-        metrics = squad_metrics(
-            subset,
-            {p.example_id: p.best_text for p in predictions},
-            na_probs={p.example_id: p.no_answer_probability for p in predictions} if has_impossible else None,
-        )
-        f1 = float(metrics["f1"])
-        run_log.write(step, {"eval_exact": float(metrics["exact"]), "eval_f1": f1})
-        say(f"\nstep {step:,}: eval EM {metrics['exact']:.2f} F1 {f1:.2f} on {len(examples):,} questions")
-        if best_f1 is None or f1 > best_f1:
-            best_f1 = f1
-            best_info = ModelInfo(info.head, info.settings, {**info.extra, "eval": {"step": step, **metrics}})
-            save_model(unwrapped, tokenizer, best_info, Path(config.out) / "best")
-    accelerator.wait_for_everyone()
-    return best_f1
+    def _run_epoch(self, position: Position, stop: StopFlag) -> bool:
+        """Train on the rest of `position.epoch` (all of it, unless the run ends or stops first)."""
+        accum = self.config.grad_accum
+        batches = epoch_batches(self.step.data.lengths, self.global_batch, self.config.seed, position.epoch)
+        usable = len(batches) - len(batches) % accum
+        stopped = False
+        while position.micro < usable and position.step < self.total_steps and not stopped:
+            ends_step = (position.micro + 1) % accum == 0
+            loss = self.step.accumulate(batches[position.micro], ends_step)
+            self.step_log.micro_step_done(loss, windows=len(batches[position.micro]))
+            position.micro += 1
+            if ends_step:
+                self.step.apply()
+                position.step += 1
+                self.step_log.step_done(position.step, epoch=position.epoch + position.micro / max(1, usable))
+                stopped = self._after_step(position, stop)
+        if position.micro >= usable:
+            position.epoch, position.micro = position.epoch + 1, 0
+        return stopped
+
+    def _after_step(self, position: Position, stop: StopFlag) -> bool:
+        if self.evaluation.due_after_step(position.step):
+            position.best_f1 = self.evaluation.evaluate(position.step, position.best_f1)
+        if position.step % self.config.save_every == 0:
+            self.checkpointer.save(position)
+        if stop.requested:
+            self.say(f"\nstopping at step {position.step:,}: saving a checkpoint; continue with --resume")
+            return True
+        return False
