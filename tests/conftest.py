@@ -13,29 +13,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from cli_helpers import run_main
+from paths import FIXTURES, SQUAD_V1_SMALL, SQUAD_V2_SMALL
 from tiny_model import MINILM_DIR, build_tiny_model
+
+# Re-exported for modules that still import them from conftest (test_train.py, test_serve.py); the
+# plain modules paths and cli_helpers are their home.
+__all__ = ["FIXTURES", "SQUAD_V1_SMALL", "SQUAD_V2_SMALL", "run_main"]
 
 # One thread per test process: the suite runs on 2 cores, often beside other work, where
 # torch's spinning worker threads slow everything down; results do not depend on it.
 torch.set_num_threads(1)
-
-FIXTURES = Path(__file__).parent / "fixtures"
-SQUAD_V1_SMALL = FIXTURES / "squad-v1.1-dev-small.json"
-SQUAD_V2_SMALL = FIXTURES / "squad-v2.0-dev-small.json"
-
-
-def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the `spanqa` command line in this process: (exit code, stdout, stderr)."""
-    from spanqa.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["spanqa", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="session", autouse=True)

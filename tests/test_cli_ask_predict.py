@@ -1,27 +1,24 @@
 """`spanqa ask` and `spanqa predict` with the tiny model folder.
 
 Most tests call the real entry point (`spanqa.cli.main`) in this process, which is what
-`python -m spanqa` runs; a few run `python -m spanqa` in a subprocess to check the whole path.
+`python -m spanqa` runs; a few (slow) run `python -m spanqa` in a subprocess to check the whole path.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from cli_helpers import assert_one_error_line, flat, run_main, run_process
+from paths import FIXTURES, question_ids
+from paths import SQUAD_V1_SMALL as V11
+from paths import SQUAD_V2_SMALL as V20
 
 from spanqa.inference.reader import Reader
-
-FIXTURES = Path(__file__).parent / "fixtures"
-V11 = FIXTURES / "squad-v1.1-dev-small.json"
-V20 = FIXTURES / "squad-v2.0-dev-small.json"
-REPO = Path(__file__).resolve().parent.parent
 
 QUESTION = "Who wrote the first program?"
 CONTEXT = "The first program was written by Ada Lovelace in 1843, for the Analytical Engine of Charles Babbage."
@@ -53,18 +50,8 @@ class Cli:
     model: str
 
     def __call__(self, *args: str, stdin: io.StringIO | None = None) -> Result:
-        from spanqa.cli import main
-
-        self.monkeypatch.setattr(sys, "argv", ["spanqa", *args])
-        self.monkeypatch.setattr(sys, "stdin", stdin if stdin is not None else TtyStdin())
-        self.capsys.readouterr()
-        try:
-            main()
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 1
-        captured = self.capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+        """A terminal on stdin unless `stdin` is given: nothing is read from it."""
+        return Result(*run_main(self.monkeypatch, self.capsys, *args, stdin=stdin if stdin is not None else TtyStdin()))
 
     def ask(self, *args: str, stdin: io.StringIO | None = None) -> Result:
         return self("ask", *args, "--model", self.model, stdin=stdin)
@@ -76,38 +63,6 @@ class Cli:
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tiny_model_dir: Path) -> Cli:
     return Cli(monkeypatch, capsys, str(tiny_model_dir))
-
-
-def run_process(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "spanqa", *args],
-        cwd=REPO,
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def flat(text: str) -> str:
-    """Rich wraps long lines: compare with all whitespace runs folded to one space."""
-    return " ".join(text.split())
-
-
-def question_ids(path: Path) -> list[str]:
-    data = json.loads(path.read_text())
-    return [qa["id"] for a in data["data"] for p in a["paragraphs"] for qa in p["qas"]]
-
-
-def assert_one_error_line(code: int, err: str, *fragments: str) -> None:
-    assert code != 0
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 # ------------------------------------------------------------------ ask
@@ -269,6 +224,17 @@ def test_bad_model_folder(cli: Cli, tmp_path: Path, tiny_model_dir: Path, kind: 
     assert_one_error_line(code, err, expected)
 
 
+def test_a_mistyped_relative_model_path_is_a_missing_folder_not_a_hub_id(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """models/typo has the shape of a Hub id ("owner/name"), but ./models is a folder here: a typo."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    code, out, err = cli("ask", "-q", QUESTION, "-c", CONTEXT, "--model", "models/typo")
+    assert_one_error_line(code, err, "models/typo", "does not exist")
+    assert "Hub" not in err and out == ""
+
+
 def test_no_default_model(cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import spanqa.model.folder
 
@@ -315,7 +281,6 @@ def test_predict_missing_data_file(cli: Cli, tmp_path: Path) -> None:
     assert_one_error_line(code, err, "does not exist")
 
 
-# ------------------------------------------------------------------ real processes
 @pytest.mark.parametrize(
     ("command", "example"),
     [
@@ -323,13 +288,15 @@ def test_predict_missing_data_file(cli: Cli, tmp_path: Path) -> None:
         ("predict", "spanqa predict dev-v1.1.json --out predictions.json"),
     ],
 )
-def test_help_shows_an_example(command: str, example: str) -> None:
-    result = run_process(command, "--help")
-    assert result.returncode == 0, result.stderr
-    assert "Example:" in result.stdout and example in flat(result.stdout)
-    assert "--model" in result.stdout
+def test_help_shows_an_example(cli: Cli, command: str, example: str) -> None:
+    code, out, err = cli(command, "--help")
+    assert code == 0, err
+    assert "Example:" in out and example in flat(out)
+    assert "--model" in out
 
 
+# ------------------------------------------------------------------ real processes
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import types
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_main
+from cli_helpers import assert_one_error_line, run_main, run_process
+from paths import SQUAD_V1_SMALL as V11
+from paths import SQUAD_V2_SMALL as V20
+from paths import question_ids
 
 from spanqa.evaluation.metrics import squad_metrics
-
-FIXTURES = Path(__file__).parent / "fixtures"
-V11 = FIXTURES / "squad-v1.1-dev-small.json"
-V20 = FIXTURES / "squad-v2.0-dev-small.json"
-REPO = Path(__file__).resolve().parent.parent
-
-
-def question_ids(path: Path) -> list[str]:
-    data = json.loads(path.read_text())
-    return [qa["id"] for a in data["data"] for p in a["paragraphs"] for qa in p["qas"]]
 
 
 def gold_predictions(path: Path) -> dict[str, str]:
@@ -40,38 +32,38 @@ def write_json(path: Path, payload: Any) -> Path:
     return path
 
 
-def run_process(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "spanqa", *args], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
-    )
+def test_help_has_an_example(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, _ = run_main(monkeypatch, capsys, "evaluate", "--help")
+    assert code == 0
+    assert "--na-probs" in stdout and "spanqa evaluate dev-v1.1.json predictions.json" in stdout
 
 
-def test_help_has_an_example() -> None:
-    result = run_process("evaluate", "--help")
-    assert result.returncode == 0
-    assert "--na-probs" in result.stdout and "spanqa evaluate dev-v1.1.json predictions.json" in result.stdout
-
-
-def test_v20_end_to_end_in_a_process(tmp_path: Path) -> None:
+def v20_arguments(tmp_path: Path) -> list[str]:
+    """evaluate's arguments for a v2.0 run with probabilities, a threshold, a JSON report and a page."""
     predictions = write_json(tmp_path / "preds.json", gold_predictions(V20))
     ids = question_ids(V20)
     na_probs = write_json(tmp_path / "na.json", {qid: (i % 4) / 4 for i, qid in enumerate(ids)})
     out, page = tmp_path / "reports" / "report.json", tmp_path / "report.html"
-    result = run_process(
+    return [
         "evaluate", str(V20), str(predictions), "--na-probs", str(na_probs), "--na-prob-thresh", "0.6",
         "--out", str(out), "--html", str(page),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    report = json.loads(out.read_text())
+    ]  # fmt: skip
+
+
+def test_v20_end_to_end(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, stdout, stderr = run_main(monkeypatch, capsys, *v20_arguments(tmp_path))
+    assert code == 0, stderr
+    predictions, na_probs = tmp_path / "preds.json", tmp_path / "na.json"
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
     expected = squad_metrics(
         json.loads(V20.read_text()), json.loads(predictions.read_text()), json.loads(na_probs.read_text()), 0.6
     )
     assert {key: report[key] for key in expected} == expected
     assert report["sources"]["predictions"] == str(predictions)
-    assert "HasAns" not in result.stdout  # the table uses plain words
-    assert "has answer" in result.stdout and "missing predictions: 0 of 48" in result.stdout
-    assert f"{report['exact']:.2f}" in result.stdout and f"{report['best_f1']:.2f}" in result.stdout
-    html_page = page.read_text()
+    assert "HasAns" not in stdout  # the table uses plain words
+    assert "has answer" in stdout and "missing predictions: 0 of 48" in stdout
+    assert f"{report['exact']:.2f}" in stdout and f"{report['best_f1']:.2f}" in stdout
+    html_page = (tmp_path / "report.html").read_text()
     assert '<section id="no-answer">' in html_page and "https://" not in html_page
 
 
@@ -252,16 +244,29 @@ def test_bad_input_is_one_line(
     args, message = bad_inputs(tmp_path)[case]
     out = tmp_path / "report.json"
     code, stdout, stderr = run_main(monkeypatch, capsys, "evaluate", *args, "--out", str(out))
-    assert code == 2
-    assert stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
-    assert message in stderr
-    assert "Traceback" not in stderr + stdout
+    assert_one_error_line(code, stderr, message)
+    assert "Traceback" not in stdout
     assert not out.exists()
 
 
-def test_bad_input_in_a_process(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_good_and_bad_input_in_a_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`python -m spanqa evaluate` writes what the in-process command writes, and fails in one line."""
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir()
+    there.mkdir()
+    code, _, stderr = run_main(monkeypatch, capsys, *v20_arguments(here))
+    assert code == 0, stderr
+    result = run_process(*v20_arguments(there))
+    assert result.returncode == 0, result.stderr
+    assert "missing predictions: 0 of 48" in result.stdout
+    reports = [json.loads((root / "reports" / "report.json").read_text()) for root in (here, there)]
+    for report in reports:
+        assert report.pop("sources")["predictions"].endswith("preds.json")
+    assert reports[0] == reports[1] and reports[0]["total"] == 48
+    assert (there / "report.html").exists()
     bad = write_json(tmp_path / "preds.json", {"zz": "a"})
     result = run_process("evaluate", str(V11), str(bad))
-    assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "match no question" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_one_error_line(result.returncode, result.stderr, "match no question")

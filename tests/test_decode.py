@@ -495,6 +495,7 @@ def test_pointer_head_null_logit_and_band() -> None:
 
 
 # ------------------------------------------------------------------ module hygiene
+@pytest.mark.slow
 def test_decode_imports_neither_torch_nor_transformers() -> None:
     code = (
         "import sys, spanqa.inference.decode; "

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import SQUAD_V1_SMALL as V11
+from paths import SQUAD_V2_SMALL as V20
 
 from spanqa.data.predictions import load_na_probs_file, load_predictions_file
 from spanqa.errors import DataFileError, InputError
@@ -22,10 +24,6 @@ from spanqa.evaluation.metrics import (
     squad_metrics,
     token_f1,
 )
-
-FIXTURES = Path(__file__).parent / "fixtures"
-V11 = FIXTURES / "squad-v1.1-dev-small.json"
-V20 = FIXTURES / "squad-v2.0-dev-small.json"
 
 
 def make_dataset(questions: list[tuple[str, list[str]]], version: str | None = "v2.0") -> dict[str, Any]:

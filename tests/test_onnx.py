@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_main
+from cli_helpers import assert_one_error_line, run_main
 
 from spanqa.errors import ConfigError, InputError, ModelFolderError
 from spanqa.inference.reader import Reader
@@ -237,13 +237,12 @@ def test_cli_export_bad_input_is_one_line(tiny_model_dir, tmp_path, monkeypatch,
         args = ["export", str(tiny_model_dir)]
         expected = "--onnx"
     code, _, stderr = run_main(monkeypatch, capsys, *args)
-    assert code == 2
-    assert stderr.startswith("error: ") and expected in stderr
-    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
+    assert_one_error_line(code, stderr, expected)
     if problem == "non-empty-out":
         assert [p.name for p in out.iterdir()] == ["notes.txt"]
 
 
+@pytest.mark.slow
 def test_loading_an_onnx_folder_does_not_import_torch(exported):
     """Start-up: the onnx backend needs neither torch nor AutoTokenizer (which imports torch)."""
     import subprocess

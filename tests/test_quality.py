@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SQUAD_V1_SMALL
+from paths import SQUAD_V1_SMALL
 
 from spanqa.model.folder import DEFAULT_MODEL_DIR
 
@@ -67,6 +67,7 @@ def test_default_model_says_no_answer_when_the_text_is_about_something_else(defa
     assert answers[0].is_no_answer
 
 
+@pytest.mark.slow
 def test_readme_command_answers_offline_with_the_default_model():
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     result = subprocess.run(
@@ -82,6 +83,7 @@ def test_readme_command_answers_offline_with_the_default_model():
     assert README_CONTEXT[answer["start"] : answer["end"]] == "Denver Broncos"
 
 
+@pytest.mark.slow
 def test_default_model_runs_without_importing_torch():
     """The shipped int8 ONNX model is what `auto` picks on a CPU: start-up skips torch and transformers."""
     code = (

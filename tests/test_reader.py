@@ -8,16 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import SQUAD_V1_SMALL
 
 from spanqa.errors import ConfigError, InputError, ModelFolderError, SpanQAError
-from spanqa.inference.features import encode_windows, pad_windows
+from spanqa.inference.features import encode_windows
 from spanqa.inference.reader import Reader
 from spanqa.model.folder import SETTINGS_FILE, ModelInfo
 from spanqa.settings import ReaderSettings
 from spanqa.types import Answer, Example, Prediction
-
-FIXTURES = Path(__file__).parent / "fixtures"
-SQUAD_V1_SMALL = FIXTURES / "squad-v1.1-dev-small.json"
 
 QUESTION = "Who wrote the first program?"
 CONTEXT = "The first program was written by Ada Lovelace in 1843, for the Analytical Engine of Charles Babbage."
@@ -47,22 +45,13 @@ def assert_same_answers(got: list[Answer] | tuple[Answer, ...], expected: list[A
 
 
 # ------------------------------------------------------------------ ask
-def test_ask_returns_a_list_of_answers(any_reader: Reader) -> None:
-    answers = any_reader.ask(QUESTION, CONTEXT)
-    assert isinstance(answers, list) and len(answers) == 1
-    (answer,) = answers
-    assert isinstance(answer, Answer)
-    assert answer.to_dict().keys() == {"answer", "score", "start", "end"}
-    assert answer.to_dict() == {"answer": answer.text, "score": answer.score, "start": answer.start, "end": answer.end}
+def test_ask_gives_one_exact_answer_by_default(any_reader: Reader) -> None:
+    (answer,) = any_reader.ask(QUESTION, CONTEXT)
     assert CONTEXT[answer.start : answer.end] == answer.text != ""
-    assert 0.0 <= answer.score <= 1.0
+    assert 0.0 < answer.score <= 1.0
     assert answer.context_index == 0
-
-
-def test_answer_is_frozen(tiny_reader: Reader) -> None:
-    (answer,) = tiny_reader.ask(QUESTION, CONTEXT)
-    with pytest.raises(AttributeError):
-        answer.text = "x"  # type: ignore[misc]
+    # the dict the CLI's --json and the server return, and what pipeline("question-answering") users index
+    assert answer.to_dict() == {"answer": answer.text, "score": answer.score, "start": answer.start, "end": answer.end}
 
 
 def test_top_k_answers_are_sorted_unique_and_exact(any_reader: Reader) -> None:
@@ -87,6 +76,19 @@ def test_the_best_answer_does_not_depend_on_top_k(any_reader: Reader) -> None:
         for first, prediction in zip(best, any_reader.predict(examples, batch_size=64, top_k=top_k), strict=True):
             assert (prediction.answers[0].text, prediction.answers[0].start) == (first.text, first.start)
             assert prediction.answers[0].score == pytest.approx(first.score, abs=1e-9)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug in decode_example: a top_k above candidates_per_window (20) keeps more token spans per "
+    "window, and the extra spans add to the merged scores of the texts already found, so the best answer changes",
+)
+def test_the_best_answer_does_not_depend_on_a_top_k_above_the_candidates_kept(tiny_reader: Reader) -> None:
+    from spanqa.data import load_squad
+
+    examples = load_squad(SQUAD_V1_SMALL)
+    best = [p.best_text for p in tiny_reader.predict(examples, batch_size=64)]
+    assert [p.best_text for p in tiny_reader.predict(examples, batch_size=64, top_k=50)] == best
 
 
 def test_the_reader_settings_top_k_is_the_default(tiny_model_dir: Path) -> None:
@@ -444,20 +446,3 @@ def test_reader_equals_the_three_stages_run_by_hand(any_reader: Reader) -> None:
         per_window.append(window_logits(window, (start[0].numpy(), end[0].numpy())))
     expected = decode_example(per_window, [LONG_CONTEXT], decode_options(settings)).answers
     assert_same_answers(any_reader.ask(QUESTION, LONG_CONTEXT, top_k=5, **SMALL_WINDOWS), expected)
-
-
-def test_linear_folder_loads_in_transformers_with_the_same_logits(tiny_model_dir: Path, tiny_reader: Reader) -> None:
-    import torch
-    from transformers import AutoModelForQuestionAnswering
-
-    model = AutoModelForQuestionAnswering.from_pretrained(tiny_model_dir).eval()
-    windows = encode_windows(
-        tiny_reader.tokenizer, [QUESTION, "Where?"], [CONTEXT, LONG_CONTEXT], ReaderSettings(**SMALL_WINDOWS)
-    )
-    batch = pad_windows(windows, tiny_reader.tokenizer.pad_token_id)
-    start, end = tiny_reader.runtime.run(batch)
-    with torch.inference_mode():
-        output = model(**{name: torch.from_numpy(array) for name, array in batch.items()})
-    np.testing.assert_allclose(output.start_logits.numpy(), start, atol=1e-5)
-    np.testing.assert_allclose(output.end_logits.numpy(), end, atol=1e-5)
-    assert start.shape == (len(windows), max(w.length for w in windows))

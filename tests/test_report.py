@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import SQUAD_V2_SMALL as V20
 
 from spanqa.evaluation.metrics import evaluate_squad
 from spanqa.evaluation.report import (
@@ -23,8 +24,6 @@ from spanqa.evaluation.report import (
     worst_misses,
     write_report_json,
 )
-
-V20 = Path(__file__).parent / "fixtures" / "squad-v2.0-dev-small.json"
 
 
 def dataset(questions: list[tuple[str, str, list[str]]]) -> dict[str, Any]:
@@ -185,6 +184,7 @@ def test_html_without_probabilities_or_scores_on_the_fixture(tmp_path: Path) -> 
     assert '<section id="no-answer">' not in page and '<section id="calibration">' not in page
 
 
+@pytest.mark.slow
 def test_report_does_not_load_matplotlib() -> None:
     import subprocess
 
