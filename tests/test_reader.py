@@ -78,11 +78,6 @@ def test_the_best_answer_does_not_depend_on_top_k(any_reader: Reader) -> None:
             assert prediction.answers[0].score == pytest.approx(first.score, abs=1e-9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug in decode_example: a top_k above candidates_per_window (20) keeps more token spans per "
-    "window, and the extra spans add to the merged scores of the texts already found, so the best answer changes",
-)
 def test_the_best_answer_does_not_depend_on_a_top_k_above_the_candidates_kept(tiny_reader: Reader) -> None:
     from spanqa.data import load_squad
 

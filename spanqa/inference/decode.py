@@ -96,10 +96,63 @@ def _char_span(window: WindowLogits, start: int, end: int, align_to_words: bool)
     return int(spans[start, 0]), int(spans[end, 1])
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """Some candidate spans of one window: their logits and token positions."""
+
+    window: int
+    logits: np.ndarray  # [N]
+    starts: np.ndarray  # [N] start token of each span
+    ends: np.ndarray  # [N] end token
+
+
+def _candidates(w: int, flat: np.ndarray, chosen: np.ndarray, ends: np.ndarray, width: int) -> Candidates:
+    starts, offsets_in_band = np.divmod(chosen, width)
+    return Candidates(w, flat[chosen], starts, ends[starts, offsets_in_band])
+
+
+def _merge(
+    merged: dict[str, list],
+    groups: Sequence[Candidates],
+    windows: Sequence[WindowLogits],
+    contexts: Sequence[str],
+    total: float,
+    align_to_words: bool,
+    add_up: bool = True,
+) -> None:
+    """Merge the spans into `merged`, one entry per (context, stripped text).
+
+    With `add_up` the probabilities of the spans of one text add up; without, a text keeps its
+    most probable span's (a lower bound of its score, for the spans beyond the ones that are added up).
+    """
+    for group in groups:
+        window = windows[group.window]
+        context = contexts[window.context_index]
+        probabilities = np.exp(group.logits - total)
+        for probability, start, end in zip(
+            probabilities.tolist(), group.starts.tolist(), group.ends.tolist(), strict=True
+        ):
+            char_start, char_end = _char_span(window, start, end, align_to_words)
+            text = context[char_start:char_end]
+            stripped = text.strip()
+            if not stripped:
+                continue
+            char_start += len(text) - len(text.lstrip())
+            char_end = char_start + len(stripped)
+            key = f"{window.context_index}\x00{stripped}"
+            entry = merged.get(key)
+            if entry is None:
+                merged[key] = [probability, probability, char_start, char_end, window.context_index, group.window]
+            else:
+                entry[0] = entry[0] + probability if add_up else max(entry[0], probability)
+                if probability > entry[1]:
+                    entry[1:] = [probability, char_start, char_end, window.context_index, group.window]
+
+
 def decode_example(windows: Sequence[WindowLogits], contexts: Sequence[str], options: DecodeOptions) -> Decoded:
     """Rank the answers of one question over all its windows (and contexts)."""
-    candidate_logits: list[np.ndarray] = []
-    candidate_rows: list[tuple[int, np.ndarray, np.ndarray]] = []
+    core: list[Candidates] = []  # each window's candidates_per_window best spans: they alone make the scores
+    extra: list[Candidates] = []  # further spans when top_k asks for more answers than that
     window_totals = []
     null_logits = []
     for w, window in enumerate(windows):
@@ -110,13 +163,17 @@ def decode_example(windows: Sequence[WindowLogits], contexts: Sequence[str], opt
         if finite.size == 0:
             continue
         window_totals.append(_logsumexp(flat[finite]))
-        # Not candidates_per_window + top_k: merged scores depend on which candidates are kept, and the
-        # best answer must not change with top_k (`predict --top-k 5` writes the same predictions as 1).
-        keep = min(max(options.candidates_per_window, options.top_k), finite.size)
-        best = finite[np.argpartition(-flat[finite], keep - 1)[:keep]]
-        starts, offsets_in_band = np.divmod(best, band.shape[1])
-        candidate_logits.append(flat[best])
-        candidate_rows.append((w, starts, ends[starts, offsets_in_band]))
+        # Merged scores depend on which spans are kept, and the best answer must not change with top_k
+        # (`predict --top-k 50` writes the same predictions as --top-k 1): the same number of spans per
+        # window is added up whatever top_k is. Spans beyond it only add answers with new texts, each
+        # scored by its best span, which is below every added-up answer of its window.
+        kept = min(options.candidates_per_window, finite.size)
+        order = np.argpartition(-flat[finite], kept - 1)
+        core.append(_candidates(w, flat, finite[order[:kept]], ends, band.shape[1]))
+        more = min(options.top_k - kept, finite.size - kept)
+        if more > 0:
+            rest = finite[order[kept:]]
+            extra.append(_candidates(w, flat, rest[np.argpartition(-flat[rest], more - 1)[:more]], ends, band.shape[1]))
 
     span_total = _logsumexp(np.asarray(window_totals)) if window_totals else -np.inf
     # The no-answer of a question is judged by the window most confident that it holds an answer.
@@ -125,26 +182,11 @@ def decode_example(windows: Sequence[WindowLogits], contexts: Sequence[str], opt
     total = np.logaddexp(null, span_total) if options.handle_impossible_answer else span_total
 
     merged: dict[str, list] = {}  # text -> [probability, best probability, start, end, context, window]
-    for logits, (w, starts, ends) in zip(candidate_logits, candidate_rows, strict=True):
-        window = windows[w]
-        context = contexts[window.context_index]
-        probabilities = np.exp(logits - total)
-        for probability, start, end in zip(probabilities.tolist(), starts.tolist(), ends.tolist(), strict=True):
-            char_start, char_end = _char_span(window, start, end, options.align_to_words)
-            text = context[char_start:char_end]
-            stripped = text.strip()
-            if not stripped:
-                continue
-            char_start += len(text) - len(text.lstrip())
-            char_end = char_start + len(stripped)
-            key = f"{window.context_index}\x00{stripped}"
-            entry = merged.get(key)
-            if entry is None:
-                merged[key] = [probability, probability, char_start, char_end, window.context_index, w]
-            else:
-                entry[0] += probability
-                if probability > entry[1]:
-                    entry[1:] = [probability, char_start, char_end, window.context_index, w]
+    _merge(merged, core, windows, contexts, total, options.align_to_words)
+    if extra:
+        extra_merged: dict[str, list] = {}
+        _merge(extra_merged, extra, windows, contexts, total, options.align_to_words, add_up=False)
+        merged.update({key: entry for key, entry in extra_merged.items() if key not in merged})
 
     answers = [
         Answer(
