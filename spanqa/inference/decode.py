@@ -55,6 +55,8 @@ class Decoded:
 
 
 def _logsumexp(values: np.ndarray) -> float:
+    # Not np.logaddexp.reduce: it folds pairwise in a loop, 22x slower on a window's ~11,000 spans
+    # (281 vs 12.7 microseconds), about 5% of an int8 question's time.
     if values.size == 0:
         return -np.inf
     peak = float(np.max(values))
