@@ -235,6 +235,22 @@ def test_a_mistyped_relative_model_path_is_a_missing_folder_not_a_hub_id(
     assert "Hub" not in err and out == ""
 
 
+@pytest.mark.slow
+def test_a_hub_id_without_network_fails_at_once_with_one_line(tmp_path: Path) -> None:
+    """Offline, an "owner/name" that is no local folder is looked up in the cache only: no minute of
+    huggingface_hub retries printed one by one. The process runs with the Hub switched on and no DNS."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import socket\n"
+        "def no_network(*args, **kwargs):\n"
+        "    raise socket.gaierror(-2, 'Name or service not known')\n"
+        "socket.getaddrinfo = no_network\n"
+    )
+    env = {"HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0", "PYTHONPATH": str(tmp_path)}
+    result = run_process("ask", "-q", QUESTION, "-c", CONTEXT, "--model", "someone/no-such-model", env=env)
+    assert "Retrying" not in result.stderr
+    assert_one_error_line(result.returncode, result.stderr, "someone/no-such-model", "does not exist", "Hub")
+
+
 def test_no_default_model(cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import spanqa.model.folder
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 from spanqa.errors import ModelFolderError
 from spanqa.fileio import make_permissions_normal, staged_folder, swap_folder, write_json_atomic
@@ -30,11 +32,27 @@ class LoadedModel:
     path: Path
 
 
-def load_tokenizer(path: str):
+def hub_is_reachable() -> bool:
+    """False when the Hugging Face Hub's host does not even resolve (offline, or HF_HUB_OFFLINE set).
+
+    Without this check a mistyped "folder/name" with no network waits about a minute in
+    huggingface_hub's retries, printing each one, before it fails.
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE"):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return False
+    return True
+
+
+def load_tokenizer(path: str, local_files_only: bool = False):
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True)
+        tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True, local_files_only=local_files_only)
     except Exception as error:  # transformers raises many kinds for a bad folder
         if looks_like_hub_id(path):
             raise ModelFolderError(
@@ -80,17 +98,19 @@ def load_model(
     info = read_model_info(resolved) if Path(resolved).exists() else ModelInfo()
     has_spanqa_file = (Path(resolved) / SETTINGS_FILE).exists()
     head_type = head or info.head
-    tokenizer = load_tokenizer(resolved)
+    # A Hub id is looked up online only when the Hub can be reached; else only in the local cache.
+    cache_only = looks_like_hub_id(resolved) and not hub_is_reachable()
+    tokenizer = load_tokenizer(resolved, local_files_only=cache_only)
     previous = quiet_transformers()
     try:
         if head_type == "linear":
             # Weights may be stored in fp16 (the shipped model is); compute in fp32 (or bf16 autocast).
             backbone, loading = AutoModelForQuestionAnswering.from_pretrained(
-                resolved, output_loading_info=True, dtype=torch.float32
+                resolved, output_loading_info=True, dtype=torch.float32, local_files_only=cache_only
             )
             fresh_head = any("qa_outputs" in key for key in loading.get("missing_keys", []))
         else:
-            backbone = AutoModel.from_pretrained(resolved, dtype=torch.float32)
+            backbone = AutoModel.from_pretrained(resolved, dtype=torch.float32, local_files_only=cache_only)
             fresh_head = not (Path(resolved) / POINTER_HEAD_FILE).exists()
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise ModelFolderError(f"cannot load model weights from {resolved}: {error}") from error
