@@ -156,7 +156,7 @@ def main() -> None:
         normalize_answer(a) == normalize_answer(b) for a, b in zip(spanqa_texts, baseline, strict=True)
     )
     n = len(examples)
-    queries = [Query(id=e.id, question=e.question, contexts=(e.context,)) for e in examples]
+    queries = [Query.from_example(e) for e in examples]
     windows = len(encode_queries(tokenizer, queries, settings).windows)
     result = {
         "data": str(args.data),

@@ -35,6 +35,11 @@ class Query:
     question: str
     contexts: tuple[str, ...]
 
+    @classmethod
+    def from_example(cls, example: Example) -> Query:
+        """The Example's question asked of its one context, under its id."""
+        return cls(id=example.id, question=example.question, contexts=(example.context,))
+
 
 @dataclass(frozen=True)
 class Answer:

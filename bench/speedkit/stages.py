@@ -47,7 +47,7 @@ class TimedRun:
 
 def queries_of(examples: Sequence[Example]) -> list[Query]:
     """One single-context Query per Example, as `Reader.predict` asks them."""
-    return [Query(id=e.id, question=e.question, contexts=(e.context,)) for e in examples]
+    return [Query.from_example(e) for e in examples]
 
 
 def timed_predict(reader, examples: Sequence[Example], batch_size: int) -> TimedRun:

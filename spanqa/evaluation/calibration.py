@@ -77,7 +77,7 @@ def fit_temperature(
             "give it a bigger held-out file"
         )
     settings = reader.settings.replace(top_k=1, handle_impossible_answer=False)
-    queries = [Query(id=e.id, question=e.question, contexts=(e.context,)) for e in answerable]
+    queries = [Query.from_example(e) for e in answerable]
     logits = model_logits(reader.runtime, reader.tokenizer, queries, settings, batch_size, progress)
     golds = [[a.text for a in e.answers] for e in answerable]
     return fit_temperature_on_logits(queries, logits, golds, settings)

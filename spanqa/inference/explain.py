@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -159,12 +160,10 @@ def heat_map(explanation: Explanation) -> HeatMap:
             tokens.append(token)
             previous = merged.get((char_start, char_end))
             if previous is not None:
-                token = TokenHeat(
-                    char_start,
-                    char_end,
-                    token.text,
-                    max(token.start_prob, previous.start_prob),
-                    max(token.end_prob, previous.end_prob),
+                token = dataclasses.replace(
+                    token,
+                    start_prob=max(token.start_prob, previous.start_prob),
+                    end_prob=max(token.end_prob, previous.end_prob),
                 )
             merged[(char_start, char_end)] = token
         windows.append(WindowHeat(window.index, window.char_start, window.char_end, tokens))

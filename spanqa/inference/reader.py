@@ -114,7 +114,7 @@ def _contexts(context: str | Sequence[str]) -> tuple[str, ...]:
 
 def _query(index: int, item: Example | tuple[str, str]) -> Query:
     if isinstance(item, Example):
-        return Query(id=item.id, question=item.question, contexts=(item.context,))
+        return Query.from_example(item)
     if isinstance(item, tuple | list) and len(item) == 2:
         return Query(id=str(index), question=item[0], contexts=(item[1],))
     raise InputError(f"item {index} is neither an Example nor a (question, context) pair")

@@ -27,6 +27,7 @@ import torch
 from spanqa.data import load_squad
 from spanqa.errors import ConfigError
 from spanqa.inference.features import Window, pad_windows
+from spanqa.inference.pipeline import pad_token_id
 from spanqa.model.folder import ModelInfo
 from spanqa.model.heads import span_loss
 from spanqa.model.torch_io import load_model, save_model
@@ -254,8 +255,7 @@ def _prepare_data(config: TrainConfig, tokenizer, settings: ReaderSettings, say:
     windows, summary = prepare_training_windows(tokenizer, examples, settings, config.negatives, config.seed)
     for line in summary.lines():
         say(f"  {line}")
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    return TrainingData(windows, np.array([w.length for w in windows]), summary, pad_id)
+    return TrainingData(windows, np.array([w.length for w in windows]), summary, pad_token_id(tokenizer))
 
 
 def _total_steps(config: TrainConfig, data: TrainingData, global_batch: int) -> int:
