@@ -30,3 +30,8 @@ class DataFileError(SpanQAError):
 
 class MissingExtraError(SpanQAError, ImportError):
     """An optional dependency is not installed; the message names the pip install."""
+
+
+class IgnoredInputWarning(UserWarning):
+    """Part of the input was left out, as the official tools leave it out (e.g. prediction ids that
+    match no question); the message counts what was ignored and shows a few."""

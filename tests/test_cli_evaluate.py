@@ -186,9 +186,23 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
             [str(V20), str(write_json(tmp_path / "n.json", {ids[0]: {"text": "x"}}))],
             f"the entry for id '{ids[0]}' should be a string",
         ),
-        "unknown ids": (
-            [str(V20), str(write_json(tmp_path / "u.json", {**gold_predictions(V20), "zz1": "a", "zz2": "b"}))],
+        "unknown ids with --strict": (
+            [
+                str(V20),
+                str(write_json(tmp_path / "u.json", {**gold_predictions(V20), "zz1": "a", "zz2": "b"})),
+                "--strict",
+            ],
             "2 id(s) that match no question of the data file: 'zz1', 'zz2'",
+        ),
+        "unknown na probs ids with --strict": (
+            [
+                str(V20),
+                str(good),
+                "--na-probs",
+                str(write_json(tmp_path / "un.json", {**dict.fromkeys(ids, 0.5), "zz9": 0.5})),
+                "--strict",
+            ],
+            "1 id(s) that match no question of the data file: 'zz9'",
         ),
         "na probs out of range": (
             [str(V20), str(good), "--na-probs", str(write_json(tmp_path / "r.json", dict.fromkeys(ids, 1.5)))],
@@ -225,7 +239,8 @@ CASES = [
     "predictions not json",
     "predictions a list",
     "prediction not text",
-    "unknown ids",
+    "unknown ids with --strict",
+    "unknown na probs ids with --strict",
     "na probs out of range",
     "na probs not numbers",
     "na probs missing ids",
@@ -268,5 +283,5 @@ def test_good_and_bad_input_in_a_process(
     assert reports[0] == reports[1] and reports[0]["total"] == 48
     assert (there / "report.html").exists()
     bad = write_json(tmp_path / "preds.json", {"zz": "a"})
-    result = run_process("evaluate", str(V11), str(bad))
+    result = run_process("evaluate", str(V11), str(bad), "--strict")
     assert_one_error_line(result.returncode, result.stderr, "match no question")

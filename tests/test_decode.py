@@ -503,3 +503,41 @@ def test_decode_imports_neither_torch_nor_transformers() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
+
+
+# ------------------------------------------------------------------ bounded widening (issue 20)
+
+
+def test_widening_inside_a_long_run_without_spaces_keeps_the_token_boundary() -> None:
+    """A BPE model cuts a 1,000-character "word" into many tokens: an answer of one of them must not
+    grow to the whole run (align_to_words widens each end by at most MAX_WIDENING_CHARS)."""
+    from spanqa.inference.decode import MAX_WIDENING_CHARS
+
+    context = "start " + "x" * 1000 + " end"
+    run = (6, 1006)
+    spans = [(0, 5)] + [(6 + 10 * k, 16 + 10 * k) for k in range(100)] + [(1007, 1010)]
+    words = [(0, 5)] + [run] * 100 + [(1007, 1010)]
+    window = make_window(spans, {c(50): 9.0}, {c(50): 9.0}, word_spans_=words)
+    [answer] = decode_example([window], [context], DecodeOptions(top_k=1)).answers
+    assert (answer.start, answer.end) == spans[50]
+    assert context[answer.start : answer.end] == answer.text
+    # near the start of the run, the start may still widen to the run's first character (within the bound)
+    window = make_window(spans, {c(3): 9.0}, {c(3): 9.0}, word_spans_=words)
+    [answer] = decode_example([window], [context], DecodeOptions(top_k=1)).answers
+    assert (answer.start, answer.end) == (6, spans[3][1])
+    assert spans[3][0] - answer.start <= MAX_WIDENING_CHARS
+
+
+def test_a_token_spanning_megabytes_is_no_answer_but_keeps_the_probabilities() -> None:
+    """WordPiece makes a 1 MB word one [UNK] token: it is left out of the answers, the others keep their scores."""
+    from spanqa.inference.decode import max_answer_chars
+
+    context = "hello " + "a" * 1_000_000 + " world"
+    spans = [(0, 5), (6, 1_000_006), (1_000_007, 1_000_012)]
+    window = make_window(spans, {c(1): 20.0, c(0): 1.0, c(2): 1.0}, {c(1): 20.0, c(0): 1.0, c(2): 1.0})
+    decoded = decode_example([window], [context], DecodeOptions(top_k=5))
+    assert decoded.answers and all(len(a.text) <= max_answer_chars(30) for a in decoded.answers)
+    assert {a.text for a in decoded.answers} == {"hello", "world"}
+    assert sum(a.score for a in decoded.answers) < 0.01  # the [UNK] span kept its share of the softmax
+    for answer in decoded.answers:
+        assert context[answer.start : answer.end] == answer.text

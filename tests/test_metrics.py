@@ -14,7 +14,7 @@ from paths import SQUAD_V1_SMALL as V11
 from paths import SQUAD_V2_SMALL as V20
 
 from spanqa.data.predictions import load_na_probs_file, load_predictions_file
-from spanqa.errors import DataFileError, InputError
+from spanqa.errors import DataFileError, IgnoredInputWarning, InputError
 from spanqa.evaluation.metrics import (
     detect_version,
     evaluate_squad,
@@ -234,7 +234,6 @@ def test_gold_that_normalises_to_empty_still_counts_as_has_answer() -> None:
         ({}, "holds no predictions"),
         ({"q1": ["Paris"]}, "'q1' should be a string"),
         ({"q1": None}, "'q1' should be a string"),
-        ({"q1": "Paris", "zz": "x", "yy": "y"}, "2 id(s) that match no question"),
     ],
 )
 def test_bad_predictions(predictions: Any, message: str) -> None:
@@ -243,10 +242,32 @@ def test_bad_predictions(predictions: Any, message: str) -> None:
     assert message in str(error.value)
 
 
+def test_unknown_ids_are_an_error_when_strict() -> None:
+    with pytest.raises(InputError, match=r"2 id\(s\) that match no question"):
+        squad_metrics(four_questions(), {"q1": "Paris", "zz": "x", "yy": "y"}, strict=True)
+
+
 def test_many_unknown_ids_are_previewed() -> None:
     predictions = {f"x{i}": "a" for i in range(9)}
     with pytest.raises(InputError, match=r"9 id\(s\).*'x0'.*'x4' and 4 more"):
-        squad_metrics(four_questions(), predictions)
+        squad_metrics(four_questions(), predictions, strict=True)
+    with pytest.warns(IgnoredInputWarning, match=r"9 id\(s\).*'x0'.*'x4' and 4 more.*ignored"):
+        evaluation = evaluate_squad(four_questions(), predictions)
+    assert evaluation.ignored_prediction_ids == tuple(predictions)
+    assert evaluation.missing_ids == ["q1", "q2", "q3", "q4"]
+
+
+def test_unknown_ids_are_ignored_as_the_official_scripts_ignore_them() -> None:
+    """evaluate-v2.0.py scores only the data file's questions: stray ids change no number."""
+    predictions = {"q1": "Paris", "q2": "Rome"}
+    na_probs = {"q1": 0.1, "q2": 0.7}
+    expected = squad_metrics(four_questions(), predictions, na_probs)
+    with pytest.warns(IgnoredInputWarning) as caught:
+        got = squad_metrics(four_questions(), {**predictions, "stray": "x"}, {"stray": 0.0, **na_probs, "other": 0.5})
+    assert got == expected
+    messages = [str(w.message) for w in caught]
+    assert any("predictions has 1 id(s)" in m and "'stray'" in m for m in messages)
+    assert any("na_probs has 2 id(s)" in m and "'stray', 'other'" in m for m in messages)
 
 
 @pytest.mark.parametrize(
@@ -258,13 +279,13 @@ def test_many_unknown_ids_are_previewed() -> None:
         ({"q1": 1.5}, "'q1' is 1.5"),
         ({"q1": -0.1}, "'q1' is -0.1"),
         ({"q1": float("nan")}, "'q1' is nan"),
-        ({"q1": 0.1, "nope": 0.2}, "1 id(s) that match no question"),
+        ({"q1": 0.1, "q2": 0.1, "nope": 0.2}, "1 id(s) that match no question"),
         ({"q1": 0.1}, "no probability for 1 question(s) that have a prediction: 'q2'"),
     ],
 )
 def test_bad_na_probs(na_probs: Any, message: str) -> None:
     with pytest.raises(InputError) as error:
-        squad_metrics(four_questions(), {"q1": "Paris", "q2": "Rome"}, na_probs)
+        squad_metrics(four_questions(), {"q1": "Paris", "q2": "Rome"}, na_probs, strict=True)
     assert message in str(error.value)
 
 

@@ -18,6 +18,7 @@ from spanqa.cli.common import (
     ThreadsOption,
     load_reader,
     read_text_file,
+    without_byte_order_mark,
 )
 from spanqa.errors import InputError
 from spanqa.inference.inputs import check_text
@@ -34,14 +35,21 @@ def _context_from(context: str | None, context_file: Path | None) -> str:
         return read_text_file(context_file, "context file")
     if sys.stdin is None or sys.stdin.isatty():
         raise InputError("no context: give --context TEXT, --context-file PATH, or pipe the text on stdin")
-    return sys.stdin.read()
+    try:
+        return without_byte_order_mark(sys.stdin.read())
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"the text on stdin is not UTF-8 ({error.reason} at byte {error.start}): convert it to UTF-8"
+        ) from error
 
 
 @app.command(epilog='Example: spanqa ask -q "Who founded Apple?" --context "Apple was founded by Steve Jobs in 1976."')
 def ask(
     question: Annotated[str, typer.Option("--question", "-q", help="The question to answer.")],
     context: Annotated[str | None, typer.Option("--context", "-c", help="The text to search.")] = None,
-    context_file: Annotated[Path | None, typer.Option(help="Read the text from this UTF-8 file.")] = None,
+    context_file: Annotated[
+        Path | None, typer.Option(help="Read the text from this UTF-8 file (a leading byte order mark is dropped).")
+    ] = None,
     model: ModelOption = None,
     top_k: Annotated[int, typer.Option(help="How many answers to show.")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {answer, score, start, end}.")] = False,

@@ -21,17 +21,30 @@ PrecisionOption = Annotated[
 ]
 
 
+BYTE_ORDER_MARK = "\ufeff"
+
+
 def read_text_file(path: Path, what: str) -> str:
+    """The UTF-8 text of `path`. A leading byte order mark is dropped, as Python's "utf-8-sig" drops it:
+    it is no part of the text (editors on Windows add it), and answer offsets must not count it."""
     if not path.exists():
         raise InputError(f"{what} {path} does not exist: check the path")
     if path.is_dir():
         raise InputError(f"{what} {path} is a folder, not a text file")
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
-        raise InputError(f"{what} {path} is not UTF-8 text ({error.reason} at byte {error.start})") from error
+        raise InputError(
+            f"{what} {path} is not UTF-8 text ({error.reason} at byte {error.start}): save it as UTF-8 "
+            "(e.g. `iconv -f LATIN1 -t UTF-8`)"
+        ) from error
     except OSError as error:
         raise InputError(f"{what} {path} cannot be read: {error.strerror}") from error
+
+
+def without_byte_order_mark(text: str) -> str:
+    """`text` without one leading byte order mark (text piped on stdin, decoded as plain UTF-8)."""
+    return text[1:] if text.startswith(BYTE_ORDER_MARK) else text
 
 
 ThreadsOption = Annotated[int | None, typer.Option(help="CPU threads for the model (default: all cores).")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,9 +11,9 @@ import typer
 
 from spanqa.cli import app
 from spanqa.cli.common import BackendOption, PrecisionOption, ThreadsOption
-from spanqa.data.predictions import load_na_probs_file, load_predictions_file
+from spanqa.data.predictions import load_na_probs_file, load_predictions_file, preview_ids, unmatched_message
 from spanqa.data.squad import examples_from_squad, load_squad_json, write_predictions
-from spanqa.errors import InputError
+from spanqa.errors import IgnoredInputWarning, InputError
 from spanqa.evaluation.metrics import (
     SquadEvaluation,
     detect_version,
@@ -104,10 +105,24 @@ def _print_summary(evaluation: SquadEvaluation, written: list[str]) -> None:
             highlight=False,
         )
     missing = metrics["missing"]
-    note = " (scored 0)" if missing else ""
+    note = f" (scored 0): {preview_ids(evaluation.missing_ids)}" if missing else ""
     console.print(f"missing predictions: {missing} of {metrics['total']}{note}", highlight=False)
     for line in written:
         console.print(line, highlight=False)
+
+
+def _warn_ignored(evaluation: SquadEvaluation, predictions: Path | None, na_probs: Path | None) -> None:
+    """One stderr line per file with ids that match no question (the official scripts ignore them silently)."""
+    for ids, source in (
+        (evaluation.ignored_prediction_ids, f"predictions file {predictions}"),
+        (evaluation.ignored_na_prob_ids, f"no-answer probabilities file {na_probs}"),
+    ):
+        if ids:
+            typer.echo(
+                f"warning: {unmatched_message(source, ids)}; ignored, as the official SQuAD scripts ignore them "
+                "(--strict makes this an error)",
+                err=True,
+            )
 
 
 @app.command("evaluate", epilog=EXAMPLES)
@@ -137,6 +152,14 @@ def evaluate(
     html: Annotated[Path | None, typer.Option("--html", help="Write the HTML report (plots included) here.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="With --model: questions per batch.")] = 32,
     worst: Annotated[int, typer.Option("--worst", min=0, help="Rows in the report's worst-misses table.")] = 20,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Refuse prediction or --na-probs ids that match no question (by default they are ignored with "
+            "a warning, as the official SQuAD scripts ignore them).",
+        ),
+    ] = False,
     backend: BackendOption = "auto",
     precision: PrecisionOption = "auto",
     threads: ThreadsOption = None,
@@ -144,7 +167,8 @@ def evaluate(
     """Score predictions with the official SQuAD v1.1 / v2.0 metrics and write a report.
 
     The version is taken from the data file: v2.0 when it says so or any question has
-    'is_impossible' or no gold answer, v1.1 otherwise. Questions without a prediction score 0.
+    'is_impossible' or no gold answer, v1.1 otherwise. Questions without a prediction score 0 and
+    are listed; prediction ids that match no question are ignored with a warning (--strict: an error).
     """
     from spanqa.evaluation.report import build_report, write_report_json
 
@@ -161,13 +185,19 @@ def evaluate(
         sources["model"] = str(model)
     else:
         assert predictions is not None
-        preds = load_predictions_file(predictions, dataset)
-        probs_used = None if na_probs is None else load_na_probs_file(na_probs, dataset, preds)
+        preds = load_predictions_file(predictions, dataset, strict)
+        probs_used = None if na_probs is None else load_na_probs_file(na_probs, dataset, preds, strict)
         sources["predictions"] = str(predictions)
         if na_probs is not None:
             sources["na_probs"] = str(na_probs)
 
-    evaluation = evaluate_squad(dataset, preds, probs_used, 1.0 if na_prob_thresh is None else na_prob_thresh)
+    with warnings.catch_warnings():
+        # said below, naming the files, instead of as a Python warning
+        warnings.simplefilter("ignore", IgnoredInputWarning)
+        evaluation = evaluate_squad(
+            dataset, preds, probs_used, 1.0 if na_prob_thresh is None else na_prob_thresh, strict=strict
+        )
+    _warn_ignored(evaluation, predictions, na_probs)
     report = build_report(evaluation, answer_scores, sources, worst)
     written = []
     if predictions_out is not None:

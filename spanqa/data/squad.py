@@ -21,9 +21,14 @@ def read_json_file(path: str | os.PathLike[str], what: str = "file") -> Any:
     if file_path.is_dir():
         raise DataFileError(f"{what} {file_path} is a folder: pass a JSON file")
     try:
-        text = file_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataFileError(f"{what} {file_path} cannot be read as UTF-8 text: {error}") from error
+        # utf-8-sig: a file saved with a byte order mark (Windows editors, PowerShell) is JSON all the same
+        text = file_path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DataFileError(
+            f"{what} {file_path} is not UTF-8 text ({error.reason} at byte {error.start}): save it as UTF-8"
+        ) from error
+    except OSError as error:
+        raise DataFileError(f"{what} {file_path} cannot be read: {error.strerror}") from error
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
@@ -32,40 +37,63 @@ def read_json_file(path: str | os.PathLike[str], what: str = "file") -> Any:
         ) from error
 
 
-def _require(mapping: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+_JSON_NAMES = {str: "string", int: "integer", list: "list", dict: "object", float: "number", bool: "boolean"}
+
+
+def _json_name(kind: type) -> str:
+    return _JSON_NAMES.get(kind, kind.__name__)
+
+
+def _require(mapping: Any, key: str, kind: type | tuple[type, ...], where: str, source: str) -> Any:
     if not isinstance(mapping, Mapping) or key not in mapping:
-        raise DataFileError(f"not a SQuAD file: {where} has no '{key}' field")
+        raise DataFileError(f"{source} is not a SQuAD file: {where or 'the top level'} has no '{key}' field")
     value = mapping[key]
-    if not isinstance(value, kind):
-        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise DataFileError(f"not a SQuAD file: {where}.{key} should be a {expected}, got {type(value).__name__}")
+    if not isinstance(value, kind) or isinstance(value, bool):  # no SQuAD field is a boolean among these
+        expected = " or ".join(_json_name(k) for k in (kind if isinstance(kind, tuple) else (kind,)))
+        article = "an" if expected[0] in "aeiou" else "a"
+        field = f"{where}.{key}" if where else key
+        raise DataFileError(
+            f"{source} is not a SQuAD file: {field} should be {article} {expected}, got {_json_name(type(value))}"
+        )
     return value
+
+
+def _check_encodable(text: str, where: str, source: str) -> None:
+    # JSON's "\ud800" escapes decode to lone surrogates, which are no characters: no tokenizer takes them.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise DataFileError(
+            f"{source}: {where} holds a lone surrogate (U+{ord(text[error.start]):04X}) at character {error.start}, "
+            "which is not a character: fix the file (write the character itself, or a valid surrogate pair)"
+        ) from error
 
 
 def validate_squad(dataset: Any, source: str = "data file") -> dict[str, Any]:
     """Check the SQuAD structure and return the dataset; errors name the first bad field."""
     if not isinstance(dataset, Mapping):
         raise DataFileError(f"{source} is not a SQuAD file: the top level should be an object with a 'data' list")
-    articles = _require(dataset, "data", list, source)
+    articles = _require(dataset, "data", list, "", source)
     seen_ids: set[str] = set()
     for a, article in enumerate(articles):
-        paragraphs = _require(article, "paragraphs", list, f"data[{a}]")
+        paragraphs = _require(article, "paragraphs", list, f"data[{a}]", source)
         for p, paragraph in enumerate(paragraphs):
             where = f"data[{a}].paragraphs[{p}]"
-            context = _require(paragraph, "context", str, where)
-            for q, qa in enumerate(_require(paragraph, "qas", list, where)):
+            context = _require(paragraph, "context", str, where, source)
+            _check_encodable(context, f"{where}.context", source)
+            for q, qa in enumerate(_require(paragraph, "qas", list, where, source)):
                 qa_where = f"{where}.qas[{q}]"
-                qid = _require(qa, "id", (str, int), qa_where)
-                _require(qa, "question", str, qa_where)
+                qid = _require(qa, "id", (str, int), qa_where, source)
+                _check_encodable(_require(qa, "question", str, qa_where, source), f"{qa_where}.question", source)
                 if str(qid) in seen_ids:
                     raise DataFileError(f"{source}: question id {qid!r} appears twice ({qa_where})")
                 seen_ids.add(str(qid))
                 answers = qa.get("answers", []) if isinstance(qa, Mapping) else []
                 if not isinstance(answers, list):
-                    raise DataFileError(f"not a SQuAD file: {qa_where}.answers should be a list")
+                    raise DataFileError(f"{source} is not a SQuAD file: {qa_where}.answers should be a list")
                 for n, answer in enumerate(answers):
-                    _require(answer, "text", str, f"{qa_where}.answers[{n}]")
-                    start = _require(answer, "answer_start", int, f"{qa_where}.answers[{n}]")
+                    _require(answer, "text", str, f"{qa_where}.answers[{n}]", source)
+                    start = _require(answer, "answer_start", int, f"{qa_where}.answers[{n}]", source)
                     if not 0 <= start <= len(context):
                         raise DataFileError(
                             f"{source}: {qa_where}.answers[{n}].answer_start={start} lies outside its context "

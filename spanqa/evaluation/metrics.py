@@ -14,20 +14,25 @@ two scripts differ we follow the one of the data file's version (see `detect_ver
 Two deliberate departures, both where the official scripts crash or cannot apply: a question
 without a prediction scores 0 and counts in every total (`missing` says how many; evaluate-v2.0.py
 raises KeyError there), and the input is validated with errors that say what is wrong.
+
+Like the official scripts, prediction (and no-answer probability) ids that match no question are
+ignored: people score leaderboard files with a few stray ids, and the official number is what they
+need. An `IgnoredInputWarning` counts them and shows a few; `strict=True` makes them an error.
 """
 
 from __future__ import annotations
 
 import re
 import string
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from spanqa.data.predictions import check_na_probs, check_predictions
+from spanqa.data.predictions import check_na_probs, check_predictions, unmatched_ids, unmatched_message
 from spanqa.data.squad import question_ids, validate_squad
-from spanqa.errors import InputError
+from spanqa.errors import IgnoredInputWarning, InputError
 
 SquadVersion = Literal["1.1", "2.0"]
 ScoreName = Literal["exact", "f1"]
@@ -179,10 +184,17 @@ class SquadEvaluation:
     metrics: dict[str, Any]
     na_probs: dict[str, float] | None = None
     na_prob_thresh: float = 1.0
+    ignored_prediction_ids: tuple[str, ...] = ()  # ids of the predictions that match no question
+    ignored_na_prob_ids: tuple[str, ...] = ()
 
     @property
     def missing(self) -> int:
         return self.metrics["missing"]
+
+    @property
+    def missing_ids(self) -> list[str]:
+        """Questions without a prediction (each scored 0), in file order."""
+        return [q.id for q in self.questions if q.prediction is None]
 
 
 def evaluate_squad(
@@ -190,12 +202,16 @@ def evaluate_squad(
     predictions: Mapping[str, str],
     na_probs: Mapping[str, float] | None = None,
     na_prob_thresh: float = 1.0,
+    strict: bool = False,
 ) -> SquadEvaluation:
-    """Score `{id: text}` predictions on a SQuAD dataset; see `squad_metrics` for the rules."""
+    """Score `{id: text}` predictions on a SQuAD dataset; see `squad_metrics` for the rules.
+
+    Ids that match no question are ignored with an `IgnoredInputWarning` (an InputError with `strict`).
+    """
     data = _as_dataset(dataset)
     version = detect_version(data)
     ids = question_ids(data)
-    preds = check_predictions(predictions, ids)
+    preds = check_predictions(predictions, ids, strict=strict)
     probs = None
     if na_probs is not None:
         if version == "1.1":
@@ -203,13 +219,29 @@ def evaluate_squad(
                 "no-answer probabilities apply to SQuAD v2.0 data only; this file is scored as v1.1 "
                 "(no question has 'is_impossible'), so leave them out"
             )
-        probs = check_na_probs(na_probs, ids, preds)
+        probs = check_na_probs(na_probs, ids, preds, strict=strict)
     if isinstance(na_prob_thresh, bool) or not isinstance(na_prob_thresh, int | float) or not 0 <= na_prob_thresh <= 1:
         raise InputError(f"na_prob_thresh should be a number between 0 and 1, got {na_prob_thresh!r}")
+    ignored_predictions = _drop_unmatched(preds, ids, "predictions")
+    ignored_probs = _drop_unmatched(probs, ids, "na_probs") if probs is not None else ()
 
     questions = _score_questions(data, preds, version, probs, na_prob_thresh)
     metrics = _metrics(questions, version, probs, na_prob_thresh)
-    return SquadEvaluation(version, questions, metrics, probs, na_prob_thresh)
+    return SquadEvaluation(version, questions, metrics, probs, na_prob_thresh, ignored_predictions, ignored_probs)
+
+
+def _drop_unmatched(entries: dict[str, Any], ids: set[str], what: str) -> tuple[str, ...]:
+    """Remove (in place) the entries whose id is no question; warn about them; their ids."""
+    unmatched = unmatched_ids(entries, ids)
+    if unmatched:
+        for qid in unmatched:
+            del entries[qid]
+        warnings.warn(
+            f"{unmatched_message(what, unmatched)}; they are ignored, as the official SQuAD scripts ignore them",
+            IgnoredInputWarning,
+            stacklevel=3,
+        )
+    return tuple(unmatched)
 
 
 def squad_metrics(
@@ -217,6 +249,7 @@ def squad_metrics(
     predictions: Mapping[str, str],
     na_probs: Mapping[str, float] | None = None,
     na_prob_thresh: float = 1.0,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """The official SQuAD metrics of `{id: text}` predictions, as percentages.
 
@@ -226,9 +259,11 @@ def squad_metrics(
     `version`; for v2.0 also `HasAns_*` / `NoAns_*` (when the group is not empty) and, given
     `na_probs`, `best_exact`, `best_exact_thresh`, `best_f1`, `best_f1_thresh` and the average
     precisions `pr_exact_ap`, `pr_f1_ap`, `pr_oracle_ap`. A prediction whose no-answer
-    probability exceeds `na_prob_thresh` counts as "no answer".
+    probability exceeds `na_prob_thresh` counts as "no answer". Prediction and probability ids that
+    match no question are ignored with an `IgnoredInputWarning`, as the official scripts ignore
+    them; `strict=True` makes them an InputError.
     """
-    return evaluate_squad(dataset, predictions, na_probs, na_prob_thresh).metrics
+    return evaluate_squad(dataset, predictions, na_probs, na_prob_thresh, strict).metrics
 
 
 def _score_questions(

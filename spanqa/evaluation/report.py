@@ -233,6 +233,12 @@ def build_report(
             if q.na_prob is not None and q.prediction is not None and q.na_prob > evaluation.na_prob_thresh
         ),
     }
+    # What the official scripts leave out silently, listed so a reader of the report can check it.
+    report["missing_ids"] = evaluation.missing_ids
+    report["ignored_ids"] = {
+        "predictions": list(evaluation.ignored_prediction_ids),
+        "na_probs": list(evaluation.ignored_na_prob_ids),
+    }
     if sources:
         report["sources"] = dict(sources)
     report["by_question_word"] = breakdown(questions, lambda q: question_word(q.question), QUESTION_WORDS)

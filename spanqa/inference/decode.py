@@ -12,6 +12,10 @@ favours an answer) joins that softmax. The same character span found in two
 overlapping windows, and the same answer text at two places, are one answer:
 their probabilities add up, and the answer keeps the offsets of its best occurrence.
 All logits are divided by the model's `temperature` first (1 unless it was calibrated).
+
+Answers are widened to whole words (`align_to_words`) by at most MAX_WIDENING_CHARS characters at
+each end, and never longer than `max_answer_chars(max_answer_len)`: a run of text without spaces
+(a 1 MB "word") does not come back whole.
 """
 
 from __future__ import annotations
@@ -93,9 +97,35 @@ def null_logit(window: WindowLogits) -> float:
     return float(window.start_logits[cls]) + float(end)
 
 
-def _char_span(window: WindowLogits, start: int, end: int, align_to_words: bool) -> tuple[int, int]:
-    spans = window.word_offsets if align_to_words else window.offsets
-    return int(spans[start, 0]), int(spans[end, 1])
+# Widening a span to whole words moves each of its ends by at most this many characters. 100 is
+# the longest word a WordPiece vocabulary splits at all (`max_input_chars_per_word`; a longer one
+# is a single [UNK] token), so no real word needs more. A span that starts or ends inside a longer
+# run without spaces (a 1 MB "word", a base64 blob, a BPE model's long token run) keeps the token
+# boundary there instead of growing to the whole run.
+MAX_WIDENING_CHARS = 100
+# An answer is at most `max_answer_len` tokens; no token the model read stands for more than this
+# many characters (see above), plus the widening at both ends. A longer span holds a token such as
+# an [UNK] covering megabytes of text without spaces: it is no answer a reader can use, so it is
+# left out of the answers (its probability still counts in the softmax, the other scores keep their meaning).
+MAX_CHARS_PER_TOKEN = 100
+
+
+def max_answer_chars(max_answer_len: int) -> int:
+    """The longest answer, in characters, of a reader whose answers have at most `max_answer_len` tokens."""
+    return max_answer_len * MAX_CHARS_PER_TOKEN + 2 * MAX_WIDENING_CHARS
+
+
+def answer_char_span(window: WindowLogits, start: int, end: int, align_to_words: bool) -> tuple[int, int]:
+    """Character span of the tokens start..end; with `align_to_words`, widened to whole words (bounded)."""
+    token_start, token_end = int(window.offsets[start, 0]), int(window.offsets[end, 1])
+    if not align_to_words:
+        return token_start, token_end
+    word_start, word_end = int(window.word_offsets[start, 0]), int(window.word_offsets[end, 1])
+    if token_start - word_start > MAX_WIDENING_CHARS:
+        word_start = token_start
+    if word_end - token_end > MAX_WIDENING_CHARS:
+        word_end = token_end
+    return word_start, word_end
 
 
 @dataclass(frozen=True)
@@ -119,14 +149,17 @@ def _merge(
     windows: Sequence[WindowLogits],
     contexts: Sequence[str],
     total: float,
-    align_to_words: bool,
+    options: DecodeOptions,
     add_up: bool = True,
 ) -> None:
     """Merge the spans into `merged`, one entry per (context, stripped text).
 
+    Spans longer than `max_answer_chars` characters are left out (see MAX_CHARS_PER_TOKEN).
+
     With `add_up` the probabilities of the spans of one text add up; without, a text keeps its
     most probable span's (a lower bound of its score, for the spans beyond the ones that are added up).
     """
+    longest = max_answer_chars(options.max_answer_len)
     for group in groups:
         window = windows[group.window]
         context = contexts[window.context_index]
@@ -134,7 +167,9 @@ def _merge(
         for probability, start, end in zip(
             probabilities.tolist(), group.starts.tolist(), group.ends.tolist(), strict=True
         ):
-            char_start, char_end = _char_span(window, start, end, align_to_words)
+            char_start, char_end = answer_char_span(window, start, end, options.align_to_words)
+            if char_end - char_start > longest:
+                continue
             text = context[char_start:char_end]
             stripped = text.strip()
             if not stripped:
@@ -184,10 +219,10 @@ def decode_example(windows: Sequence[WindowLogits], contexts: Sequence[str], opt
     total = np.logaddexp(null, span_total) if options.handle_impossible_answer else span_total
 
     merged: dict[str, list] = {}  # text -> [probability, best probability, start, end, context, window]
-    _merge(merged, core, windows, contexts, total, options.align_to_words)
+    _merge(merged, core, windows, contexts, total, options)
     if extra:
         extra_merged: dict[str, list] = {}
-        _merge(extra_merged, extra, windows, contexts, total, options.align_to_words, add_up=False)
+        _merge(extra_merged, extra, windows, contexts, total, options, add_up=False)
         merged.update({key: entry for key, entry in extra_merged.items() if key not in merged})
 
     answers = [

@@ -137,9 +137,24 @@ def resolve_model_path(path: str | os.PathLike[str] | None) -> str:
     folder = check_local_folder(path)
     if not (folder / "config.json").exists():
         raise ModelFolderError(f"model folder {folder} has no config.json: it is not a Hugging Face model folder")
+    check_json_object(folder / "config.json")
     if not has_torch_weights(folder):
         raise ModelFolderError(f"model folder {folder} has no weights ({' or '.join(WEIGHT_FILES[::2])})")
     return str(folder)
+
+
+def check_json_object(path: Path) -> None:
+    """A ModelFolderError naming `path` unless it holds a JSON object (transformers' own error names no fix)."""
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelFolderError(
+            f"{path} is not valid JSON ({error}): copy it again from the model you trained or downloaded"
+        ) from error
+    if not isinstance(payload, dict):
+        raise ModelFolderError(
+            f"{path} should hold a JSON object: copy it again from the model you trained or downloaded"
+        )
 
 
 def check_local_folder(path: str | os.PathLike[str]) -> Path:

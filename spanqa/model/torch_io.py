@@ -89,6 +89,7 @@ def load_model(
 ) -> LoadedModel:
     """Load a model folder. With `for_training`, an encoder without a span head gets a fresh one."""
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModel, AutoModelForQuestionAnswering
     from transformers.utils import logging as hf_logging
 
@@ -112,6 +113,11 @@ def load_model(
         else:
             backbone = AutoModel.from_pretrained(resolved, dtype=torch.float32, local_files_only=cache_only)
             fresh_head = not (Path(resolved) / POINTER_HEAD_FILE).exists()
+    except SafetensorError as error:
+        raise ModelFolderError(
+            f"the weights in {resolved} are truncated or corrupt ({error}): copy the model folder again, or save "
+            "the model anew"
+        ) from error
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise ModelFolderError(f"cannot load model weights from {resolved}: {error}") from error
     finally:
@@ -125,7 +131,13 @@ def load_model(
     if head_type == "pointer" and not fresh_head:
         from safetensors.torch import load_file
 
-        head_state = load_file(str(Path(resolved) / POINTER_HEAD_FILE))
+        try:
+            head_state = load_file(str(Path(resolved) / POINTER_HEAD_FILE))
+        except SafetensorError as error:
+            raise ModelFolderError(
+                f"{Path(resolved) / POINTER_HEAD_FILE} is truncated or corrupt ({error}): copy the model folder "
+                "again, or save the model anew"
+            ) from error
         model.pointer.load_state_dict({name: tensor.float() for name, tensor in head_state.items()})
     if not has_spanqa_file:
         logging.getLogger(__name__).debug("no %s in %s: using reader defaults", SETTINGS_FILE, resolved)

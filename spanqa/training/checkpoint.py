@@ -3,14 +3,17 @@
 A checkpoint is a folder `step-000123/` holding `state.pt` (model, optimiser, scheduler,
 step, data position, config), one `rng-rank{r}.pt` per process and a COMPLETE marker. The
 folder is built under a temporary name and renamed when complete (`staged_folder`), so a
-crash never leaves half of one; `latest_checkpoint` also ignores any folder without the marker.
+crash never leaves half of one; `latest_checkpoint` also ignores any folder without the marker,
+and `load_latest_readable` falls back past a checkpoint whose files were truncated afterwards.
 """
 
 from __future__ import annotations
 
+import pickle
 import random
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,15 +79,60 @@ def prune_checkpoints(directory: Path, keep_last: int, protect: Path | None = No
             shutil.rmtree(path, ignore_errors=True)
 
 
-def load_checkpoint(path: Path, rank: int) -> tuple[dict[str, Any], dict[str, Any]]:
+STATE_KEYS = ("model", "optimizer", "schedule", "step", "epoch", "micro", "config")
+
+
+def _read(path: Path, rank: int) -> tuple[dict[str, Any], dict[str, Any]] | str:
+    """(state, this process's RNG state) of one checkpoint, or what is wrong with it."""
     try:
         state = torch.load(path / "state.pt", map_location="cpu", weights_only=False)
         rng = torch.load(path / f"rng-rank{rank}.pt", map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as error:
-        raise DataFileError(
-            f"checkpoint {path} cannot be read ({error}): delete it to resume from an earlier one"
-        ) from error
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return f"checkpoint {path} is truncated or unreadable ({reason})"
+    missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        return f"checkpoint {path} is incomplete (its state.pt lacks {', '.join(missing)})"
     return state, rng
+
+
+def load_checkpoint(path: Path, rank: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(state, this process's RNG state) of one checkpoint; a DataFileError when it is truncated or incomplete."""
+    read = _read(path, rank)
+    if isinstance(read, str):
+        raise DataFileError(f"{read}: delete it to resume from an earlier one")
+    return read
+
+
+@dataclass(frozen=True)
+class Resumed:
+    path: Path
+    state: dict[str, Any]
+    rng: dict[str, Any]
+
+
+def load_latest_readable(directory: Path, rank: int, say: Callable[[str], None]) -> Resumed | None:
+    """The newest checkpoint of `directory` that loads whole (None when there is none at all).
+
+    A checkpoint is written under a temporary name and renamed when complete, but a disk that fills
+    up, a copy cut short or a bad sector can still leave one truncated: `say` tells which was
+    skipped and training resumes from the one before it. When none can be read the run stops:
+    starting from the beginning without being asked would quietly throw the work away.
+    """
+    checkpoints = list_checkpoints(directory)
+    problems = []
+    for path in reversed(checkpoints):
+        read = _read(path, rank)
+        if isinstance(read, str):
+            problems.append(read)
+            say(f"warning: {read}; falling back to the previous checkpoint")
+            continue
+        return Resumed(path, *read)
+    if checkpoints:
+        raise DataFileError(
+            f"no checkpoint in {directory} can be read ({problems[-1]}): delete {directory} to train from the beginning"
+        )
+    return None
 
 
 @dataclass

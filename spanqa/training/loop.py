@@ -25,14 +25,14 @@ import numpy as np
 import torch
 
 from spanqa.data import load_squad
-from spanqa.errors import ConfigError
+from spanqa.errors import ConfigError, DataFileError
 from spanqa.inference.features import Window, pad_windows
 from spanqa.inference.pipeline import pad_token_id
 from spanqa.model.folder import ModelInfo
 from spanqa.model.heads import span_loss
 from spanqa.model.torch_io import load_model, save_model
 from spanqa.settings import ReaderSettings
-from spanqa.training.checkpoint import Checkpointer, Position, latest_checkpoint, load_checkpoint, set_rng_state
+from spanqa.training.checkpoint import Checkpointer, Position, latest_checkpoint, load_latest_readable, set_rng_state
 from spanqa.training.config import TrainConfig
 from spanqa.training.data import PreparationSummary, prepare_training_windows
 from spanqa.training.evaluate import TrainingEvaluation
@@ -113,8 +113,10 @@ def train(config: TrainConfig, resume: bool = False, echo: Say = print) -> dict[
     main = accelerator.is_main_process
     say = echo if main else _say_nothing
     folders = RunFolders.of(config)
-    checkpoint = _checkpoint_to_resume(folders.checkpoints, resume, say)
-    state, rng = _read_checkpoint(checkpoint, accelerator.process_index, config)
+    _check_resume(folders.checkpoints, resume, say)
+    checkpoint, state, rng = _read_checkpoint(
+        folders.checkpoints if resume else None, accelerator.process_index, config, say
+    )
 
     set_seed(config.seed)
     loaded = load_model(config.base, head=config.head, for_training=True)
@@ -200,8 +202,8 @@ class RunFolders:
         return cls(out, checkpoints, Path(config.logdir) if config.logdir else out / "logs")
 
 
-def _checkpoint_to_resume(directory: Path, resume: bool, say: Say) -> Path | None:
-    """With --resume the latest checkpoint, if any; without, an earlier run's checkpoints are an error."""
+def _check_resume(directory: Path, resume: bool, say: Say) -> None:
+    """With --resume and no checkpoint, say so; without --resume, an earlier run's checkpoints are an error."""
     latest = latest_checkpoint(directory)
     if resume and latest is None:
         say(f"--resume: no checkpoint in {directory}, starting from the beginning")
@@ -210,16 +212,17 @@ def _checkpoint_to_resume(directory: Path, resume: bool, say: Say) -> Path | Non
             f"{directory} already holds checkpoints of an earlier run: add --resume to continue it, or "
             "choose another --out"
         )
-    return latest if resume else None
 
 
-def _read_checkpoint(checkpoint: Path | None, rank: int, config: TrainConfig) -> tuple[dict | None, dict | None]:
-    """The checkpoint's state and this process's RNG state; (None, None) for a fresh run."""
-    if checkpoint is None:
-        return None, None
-    state, rng = load_checkpoint(checkpoint, rank)
-    config.check_resumable_from(state["config"])
-    return state, rng
+def _read_checkpoint(
+    directory: Path | None, rank: int, config: TrainConfig, say: Say
+) -> tuple[Path | None, dict | None, dict | None]:
+    """(checkpoint, its state, this process's RNG state) of the newest readable checkpoint; Nones for a fresh run."""
+    resumed = load_latest_readable(directory, rank, say) if directory is not None else None
+    if resumed is None:
+        return None, None, None
+    config.check_resumable_from(resumed.state["config"])
+    return resumed.path, resumed.state, resumed.rng
 
 
 def _restore(state: dict[str, Any] | None, model, optimizer, schedule) -> Position:
@@ -255,6 +258,13 @@ def _prepare_data(config: TrainConfig, tokenizer, settings: ReaderSettings, say:
     windows, summary = prepare_training_windows(tokenizer, examples, settings, config.negatives, config.seed)
     for line in summary.lines():
         say(f"  {line}")
+    if not windows:
+        example = f" (e.g. {', '.join(summary.skipped_ids[:3])})" if summary.skipped_ids else ""
+        raise DataFileError(
+            f"the training data ({', '.join(config.train_files)}) has no usable example: {summary.skipped:,} of "
+            f"{len(examples):,} question(s) have an answer that is not found in their context{example}; check each "
+            "answer's text and answer_start"
+        )
     return TrainingData(windows, np.array([w.length for w in windows]), summary, pad_token_id(tokenizer))
 
 
