@@ -346,7 +346,7 @@ def test_cli_ask_docs_answers_without_keeping_an_index(library, monkeypatch, cap
         "--model", str(tiny_model_dir),
     )
     assert code == 0, err
-    assert "report.pdf:" in out and "P(no answer" in out
+    assert "report.pdf:2  [" in out and "P(no answer in the 1 passage read)" in out
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -50,6 +51,13 @@ def ask(
     context_file: Annotated[
         Path | None, typer.Option(help="Read the text from this UTF-8 file (a leading byte order mark is dropped).")
     ] = None,
+    index: Annotated[
+        Path | None, typer.Option("--index", help="Answer from this index (made by `spanqa index`), citing files.")
+    ] = None,
+    docs: Annotated[
+        Path | None, typer.Option("--docs", help="Answer from these files or folder (indexed for this question only).")
+    ] = None,
+    passages: Annotated[int, typer.Option(help="With --index/--docs: passages the reader reads.")] = 5,
     model: ModelOption = None,
     top_k: Annotated[int, typer.Option(help="How many answers to show.")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {answer, score, start, end}.")] = False,
@@ -69,11 +77,9 @@ def ask(
     """Answer QUESTION from a context; prints the answer, its score and where it stands."""
     if top_k < 1:
         raise InputError(f"--top-k must be at least 1, got {top_k}")
-    text = _context_from(context, context_file)
-    # Cheap checks first: a user with an empty question should not wait for the model to load.
-    check_text(question, "question")
-    check_text(text, "context", max_context_chars)
-    reader = load_reader(
+    # Loaded only after the cheap checks: a user with an empty question should not wait for the model.
+    load = functools.partial(
+        load_reader,
         model,
         backend,
         precision,
@@ -85,6 +91,21 @@ def ask(
         max_context_chars=max_context_chars,
     )
     overrides = {"handle_impossible_answer": handle_impossible_answer or None}
+    if index is not None or docs is not None:
+        if context is not None or context_file is not None:
+            raise InputError("give --index/--docs or --context/--context-file, not both")
+        if explain:
+            raise InputError("--explain reads one context: use it with --context, not --index/--docs")
+        from spanqa.cli.ask_documents import answer_from_documents
+
+        check_text(question, "question")
+        answer_from_documents(load, question, index, docs, top_k, passages, as_json, **overrides)
+        return
+    text = _context_from(context, context_file)
+    # Cheap checks first: a user with an empty question should not wait for the model to load.
+    check_text(question, "question")
+    check_text(text, "context", max_context_chars)
+    reader = load()
     if explain:
         from spanqa.cli.explain_view import print_explanation
 

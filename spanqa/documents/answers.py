@@ -9,16 +9,22 @@ moved from its passage to its document (and page), so that
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from spanqa.errors import InputError
 from spanqa.types import Query
 
 if TYPE_CHECKING:
-    from spanqa.documents.index import Index
     from spanqa.documents.store import StoredPassage
     from spanqa.inference.reader import Reader
+
+
+class PassageSearch(Protocol):
+    """What answering needs of an index: ranked passages for a question (`Index` is one)."""
+
+    def search(self, question: str, k: int) -> Sequence[StoredPassage]: ...
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,7 @@ def cite(answer_text: str, score: float, start: int, end: int, passage: StoredPa
 
 
 def ask_index(
-    reader: Reader, index: Index, question: str, top_k: int = 3, passages: int = 5, **settings
+    reader: Reader, index: PassageSearch, question: str, top_k: int = 3, passages: int = 5, **settings
 ) -> DocumentAnswers:
     """Answer `question` from the `passages` best passages of `index`, with citations."""
     if passages < 1:

@@ -181,6 +181,10 @@ class Index:
     def document(self, document_id: int) -> StoredDocument:
         return self.store.document(document_id)
 
+    def passages(self, document_id: int) -> list[StoredPassage]:
+        """A document's passages in reading order."""
+        return self.store.passages_of(document_id)
+
     def counts(self) -> dict[str, int]:
         """How many files, documents, pages and passages the index holds."""
         return self.store.counts()

@@ -250,6 +250,14 @@ class Store:
         )
         return [_document_from_row(row) for row in rows]
 
+    def passages_of(self, document_id: int) -> list[StoredPassage]:
+        """Every passage of a document, in reading order (score 0: nothing was searched)."""
+        document = self.document(document_id)
+        rows = self.connection.execute(
+            "SELECT id, page, start, end FROM passages WHERE document_id = ? ORDER BY start", (document_id,)
+        )
+        return [StoredPassage(pid, document, page, start, end, score=0.0) for pid, page, start, end in rows]
+
     def search(self, question: str, k: int) -> list[StoredPassage]:
         """The k passages BM25 ranks highest for the question's words (best first)."""
         terms = query_terms(question)
