@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spanqa.inference.decode import decode_example, null_logit, span_band
+from spanqa.inference.decode import answer_char_span, decode_example, max_answer_chars, null_logit, span_band
 from spanqa.inference.features import encode_windows
 from spanqa.inference.inputs import check_text
 from spanqa.inference.pipeline import decode_options, pad_token_id, run_windows, window_logits
@@ -94,13 +94,16 @@ def explain(
             )
         )
         band, ends = span_band(wl, settings.max_answer_len)
+        longest = max_answer_chars(settings.max_answer_len)
         flat = band.ravel()
         finite = np.flatnonzero(np.isfinite(flat))
         for position in finite[np.argsort(-flat[finite])][: top_n * 2]:
             i, d = divmod(int(position), band.shape[1])
             j = int(ends[i, d])
-            spans = window.word_offsets if settings.align_to_words else window.offsets
-            char_start, char_end = int(spans[i, 0]), int(spans[j, 1])
+            # The same widening and length bound as the answers, so the candidates shown are ones decoding could pick.
+            char_start, char_end = answer_char_span(wl, i, j, settings.align_to_words)
+            if char_end - char_start > longest:
+                continue
             candidates.append(
                 Candidate(context[char_start:char_end], char_start, char_end, float(flat[position]), index, i, j)
             )
