@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from spanqa.data import load_squad
     from spanqa.evaluation.metrics import squad_metrics
     from spanqa.inference.reader import Reader
+    from spanqa.integrations.transformers_pipeline import pipeline
 
 __all__ = [
     "Answer",
@@ -28,11 +29,17 @@ __all__ = [
     "ReaderSettings",
     "SpanQAError",
     "load_squad",
+    "pipeline",
     "squad_metrics",
 ]
 __version__ = "0.1.0"
 
-_LAZY = {"Reader": "spanqa.inference.reader", "load_squad": "spanqa.data", "squad_metrics": "spanqa.evaluation.metrics"}
+_LAZY = {
+    "Reader": "spanqa.inference.reader",
+    "load_squad": "spanqa.data",
+    "pipeline": "spanqa.integrations.transformers_pipeline",
+    "squad_metrics": "spanqa.evaluation.metrics",
+}
 
 
 def __getattr__(name: str) -> Any:
