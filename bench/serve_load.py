@@ -12,6 +12,15 @@ served/offline throughput. The clients run on the same CPU as the server: on a s
 take a share of it, so the ratio is a lower bound.
 
     python bench/serve_load.py --model MODEL_DIR --clients 32 --duration 120 --out reports/serve_load
+
+Soak mode (`--soak`: API keys on, 10% bad requests, 5% clients that hang up mid-request) checks
+that hostile traffic changes nothing: bad requests are invalid JSON (400), wrong types (422),
+bodies over the server's max_body_bytes (413) and requests without a key (401), each expected to
+get exactly that status; hang-ups close the connection halfway through the body or right after
+sending it. The report adds the count of 5xx answers (must be 0), whether the server process was
+still alive at the end, and the server's median RSS in every minute after the warm-up.
+
+    python bench/serve_load.py --soak --clients 32 --duration 600 --out reports/serve_load_soak
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ import asyncio
 import json
 import os
 import platform
+import random
+import secrets
 import shlex
 import signal
 import socket
@@ -41,10 +52,27 @@ MAX_DURATION_S = 600.0
 READY_TIMEOUT_S = 300.0
 
 
+BAD_KINDS = {"invalid_json": 400, "wrong_types": 422, "oversized": 413, "unauthenticated": 401}
+HANGUP_KINDS = ("hangup_mid_body", "hangup_before_answer")
+
+
+@dataclass
+class Mix:
+    """What each client sends: good questions, and with these probabilities bad requests or hang-ups."""
+
+    bad_fraction: float = 0.0
+    hangup_fraction: float = 0.0
+    api_key: str | None = None
+    max_body_bytes: int = 0  # the server's limit, for the oversized bodies
+    seed: int = 0
+
+
 @dataclass
 class Phase:
     latencies_ms: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
+    # soak: kind of request -> status (or "hung up", or an exception name) -> count
+    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     first_answers: dict[int, str] = field(default_factory=dict)  # question index -> best answer text
     elapsed_s: float = 0.0
     rss_kib: list[tuple[float, int]] = field(default_factory=list)  # (seconds into the load, server VmRSS)
@@ -66,7 +94,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--precision", default="auto", help="auto, fp32, bf16 (torch) or int8 (onnx)")
     parser.add_argument("--request-timeout", type=float, default=60.0, help="seconds before a request counts as failed")
     parser.add_argument("--out", type=Path, default=REPO / "reports/serve_load", help="writes OUT.md and OUT.json")
+    parser.add_argument(
+        "--soak", action="store_true", help="API keys on, 10%% bad requests, 5%% hang-ups (override with the next two)"
+    )
+    parser.add_argument("--bad-fraction", type=float, help="share of requests that are bad (0..0.9)")
+    parser.add_argument("--hangup-fraction", type=float, help="share of requests whose client hangs up (0..0.9)")
+    parser.add_argument("--api-keys", action="store_true", help="start the server with an API key (on with --soak)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the clients' choices of request")
     args = parser.parse_args(argv)
+    if args.bad_fraction is None:
+        args.bad_fraction = 0.1 if args.soak else 0.0
+    if args.hangup_fraction is None:
+        args.hangup_fraction = 0.05 if args.soak else 0.0
+    args.api_keys = args.api_keys or args.soak
+    for name in ("bad_fraction", "hangup_fraction"):
+        if not 0 <= getattr(args, name) <= 0.9:
+            parser.error(f"--{name.replace('_', '-')} must lie in 0..0.9, got {getattr(args, name)}")
     if not 1 <= args.clients <= MAX_CLIENTS:
         parser.error(f"--clients must lie in 1..{MAX_CLIENTS}, got {args.clients}")
     if not 1 <= args.duration <= MAX_DURATION_S:
@@ -106,7 +149,9 @@ def memory_kib(pid: int) -> dict[str, int]:
     return values
 
 
-def start_server(args: argparse.Namespace, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    args: argparse.Namespace, port: int, log_path: Path, api_key: str | None = None
+) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "spanqa", "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--max-batch", str(args.max_batch), "--batch-wait-ms", str(args.batch_wait_ms)]
     command += ["--max-queue", str(args.max_queue), "--backend", args.backend, "--precision", args.precision]
@@ -114,6 +159,9 @@ def start_server(args: argparse.Namespace, port: int, log_path: Path) -> subproc
     if args.model:
         command += ["--model", args.model]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.pop("SPANQA_API_KEYS", None)
+    if api_key is not None:
+        env["SPANQA_API_KEYS"] = api_key
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     log = log_path.open("wb")
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
@@ -152,35 +200,98 @@ async def run_load(
     seconds: float,
     timeout: float,
     server_pid: int | None = None,
+    mix: Mix | None = None,
 ) -> Phase:
     import httpx
 
+    mix = mix or Mix()
     phase = Phase()
     counter = iter(range(10**12))
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    auth = {"Authorization": f"Bearer {mix.api_key}"} if mix.api_key else {}
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as http:
         deadline = time.perf_counter() + seconds
 
-        async def client() -> None:
-            while time.perf_counter() < deadline:
-                index = next(counter) % len(questions)
-                question, context = questions[index]
-                began = time.perf_counter()
-                try:
+        def note(kind: str, outcome: str) -> None:
+            by_outcome = phase.outcomes.setdefault(kind, {})
+            by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
+
+        async def good() -> None:
+            index = next(counter) % len(questions)
+            question, context = questions[index]
+            began = time.perf_counter()
+            try:
+                response = await http.post("/v1/answer", json={"question": question, "context": context}, headers=auth)
+            except httpx.HTTPError as error:
+                phase.errors[type(error).__name__] = phase.errors.get(type(error).__name__, 0) + 1
+                note("good", type(error).__name__)
+                return
+            latency_ms = (time.perf_counter() - began) * 1000.0
+            note("good", str(response.status_code))
+            if response.status_code != 200:
+                kind = f"HTTP {response.status_code}"
+                phase.errors[kind] = phase.errors.get(kind, 0) + 1
+                if response.status_code == 503:  # overloaded: back off as told
+                    await asyncio.sleep(min(float(response.headers.get("Retry-After", "1")), 1.0))
+                return
+            phase.latencies_ms.append(latency_ms)
+            answers = response.json()["answers"]
+            phase.first_answers.setdefault(index, answers[0]["answer"] if answers else "")
+
+        async def bad(kind: str) -> None:
+            json_type = {"Content-Type": "application/json"}
+            try:
+                if kind == "invalid_json":
+                    response = await http.post(
+                        "/v1/answer", content=b'{"question": "Who', headers={**json_type, **auth}
+                    )
+                elif kind == "wrong_types":
+                    body = {"question": 5, "context": ["a"], "top_k": "3"}
+                    response = await http.post("/v1/answer", json=body, headers=auth)
+                elif kind == "oversized":
+                    body = b'{"question": "Who?", "context": "' + b"x" * (mix.max_body_bytes + 1024) + b'"}'
+                    response = await http.post("/v1/answer", content=body, headers={**json_type, **auth})
+                else:  # unauthenticated
+                    question, context = questions[next(counter) % len(questions)]
                     response = await http.post("/v1/answer", json={"question": question, "context": context})
-                except httpx.HTTPError as error:
-                    phase.errors[type(error).__name__] = phase.errors.get(type(error).__name__, 0) + 1
-                    continue
-                latency_ms = (time.perf_counter() - began) * 1000.0
-                if response.status_code != 200:
-                    kind = f"HTTP {response.status_code}"
-                    phase.errors[kind] = phase.errors.get(kind, 0) + 1
-                    if response.status_code == 503:  # overloaded: back off as told
-                        await asyncio.sleep(min(float(response.headers.get("Retry-After", "1")), 1.0))
-                    continue
-                phase.latencies_ms.append(latency_ms)
-                answers = response.json()["answers"]
-                phase.first_answers.setdefault(index, answers[0]["answer"] if answers else "")
+            except httpx.HTTPError as error:
+                note(kind, type(error).__name__)
+                return
+            note(kind, str(response.status_code))
+
+        async def hang_up(kind: str) -> None:
+            """A raw connection that closes halfway through its body, or right after sending all of it."""
+            question, context = questions[next(counter) % len(questions)]
+            body = json.dumps({"question": question, "context": context}).encode()
+            host, port = base_url.removeprefix("http://").rsplit(":", 1)
+            head = (
+                f"POST /v1/answer HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n"
+                + (f"Authorization: Bearer {mix.api_key}\r\n" if mix.api_key else "")
+                + "\r\n"
+            ).encode()
+            try:
+                _, writer = await asyncio.open_connection(host, int(port))
+                writer.write(head + (body[: len(body) // 2] if kind == "hangup_mid_body" else body))
+                await writer.drain()
+                writer.close()
+                await writer.wait_closed()
+            except OSError as error:
+                note(kind, type(error).__name__)
+                return
+            note(kind, "hung up")
+
+        async def client(number: int) -> None:
+            rng = random.Random(mix.seed * 1000 + number)
+            bad_kinds = [k for k in BAD_KINDS if k != "unauthenticated" or mix.api_key]
+            while time.perf_counter() < deadline:
+                draw = rng.random()
+                if draw < mix.bad_fraction:
+                    await bad(rng.choice(bad_kinds))
+                elif draw < mix.bad_fraction + mix.hangup_fraction:
+                    await hang_up(rng.choice(HANGUP_KINDS))
+                else:
+                    await good()
 
         async def sample_memory() -> None:
             # once a second, so a working set that settles can be told from one that keeps growing
@@ -191,9 +302,39 @@ async def run_load(
                 await asyncio.sleep(1.0)
 
         began = time.perf_counter()
-        await asyncio.gather(sample_memory(), *(client() for _ in range(clients)))
+        await asyncio.gather(sample_memory(), *(client(number) for number in range(clients)))
         phase.elapsed_s = time.perf_counter() - began
     return phase
+
+
+def minute_medians_kib(samples: list[tuple[float, int]]) -> list[float]:
+    """Median server RSS in each whole or partial minute of the measured load (after the warm-up)."""
+    minutes: dict[int, list[int]] = {}
+    for seconds, rss in samples:
+        minutes.setdefault(int(seconds // 60), []).append(rss)
+    return [float(statistics.median(minutes[m])) for m in sorted(minutes)]
+
+
+def soak_summary(phase: Phase, mix: Mix, alive_at_end: bool) -> dict[str, Any]:
+    """5xx answers, answers other than the one expected for the kind of request, and the hang-ups."""
+    server_errors = sum(n for by in phase.outcomes.values() for o, n in by.items() if o.isdigit() and int(o) >= 500)
+    unexpected = {}
+    for kind, by_outcome in phase.outcomes.items():
+        expected = {"good": {"200"}, **{k: {str(v)} for k, v in BAD_KINDS.items()}}.get(kind, {"hung up"})
+        wrong = {o: n for o, n in by_outcome.items() if o not in expected}
+        if wrong:
+            unexpected[kind] = wrong
+    return {
+        "bad_fraction": mix.bad_fraction,
+        "hangup_fraction": mix.hangup_fraction,
+        "api_keys": mix.api_key is not None,
+        "requests_by_kind": {kind: sum(by.values()) for kind, by in sorted(phase.outcomes.items())},
+        "outcomes_by_kind": {kind: dict(sorted(by.items())) for kind, by in sorted(phase.outcomes.items())},
+        "server_errors_5xx": server_errors,
+        "unexpected_outcomes": unexpected,
+        "server_alive_at_end": alive_at_end,
+        "rss_median_by_minute_kib": minute_medians_kib(phase.rss_kib),
+    }
 
 
 def _rss_at(phase: Phase, share: float) -> int | None:
@@ -313,6 +454,7 @@ def summarise(args: argparse.Namespace, run: dict[str, Any]) -> dict[str, Any]:
         if offline["questions_per_s"]
         else None,
         "answers_equal_offline": {"compared": len(compared), "equal": same},
+        "soak": soak_summary(phase, run["mix"], run["alive_at_end"]),
     }
 
 
@@ -369,6 +511,33 @@ def markdown(report: dict[str, Any]) -> str:
         + " |",
         "",
     ]
+    soak = report.get("soak")
+    if soak and (soak["bad_fraction"] or soak["hangup_fraction"] or soak["api_keys"]):
+        unexpected = json.dumps(soak["unexpected_outcomes"]) if soak["unexpected_outcomes"] else "none"
+        lines += [
+            "## Soak: bad requests and hang-ups among the good ones",
+            "",
+            f"API keys {'on' if soak['api_keys'] else 'off'}; {soak['bad_fraction']:.0%} of requests bad, "
+            f"{soak['hangup_fraction']:.0%} from clients that hang up mid-request. Latency and throughput above "
+            "count the good requests only.",
+            "",
+            "| measure | value |",
+            "|---|---|",
+            f"| server errors (5xx) | {soak['server_errors_5xx']} |",
+            f"| server alive at the end (before SIGTERM) | {'yes' if soak['server_alive_at_end'] else 'NO'} |",
+            f"| answers other than expected | {unexpected} |",
+            "| server RSS median, minute by minute | "
+            + " / ".join(mib(int(m)) for m in soak["rss_median_by_minute_kib"])
+            + " |",
+            "",
+            "| kind of request | expected | sent | outcomes |",
+            "|---|---|---|---|",
+        ]
+        for kind, by_outcome in soak["outcomes_by_kind"].items():
+            expected = {"good": 200, **BAD_KINDS}.get(kind, "hung up")
+            outcomes = ", ".join(f"{o}: {n:,}" for o, n in by_outcome.items())
+            lines.append(f"| {kind} | {expected} | {soak['requests_by_kind'][kind]:,} | {outcomes} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -384,20 +553,31 @@ def main(argv: list[str] | None = None) -> None:
     questions, data_path = load_questions(args.data, args.questions)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
+    api_key = secrets.token_urlsafe(24) if args.api_keys else None
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "server.log"
-        process = start_server(args, port, log_path)
+        process = start_server(args, port, log_path, api_key)
         try:
             wait_ready(process, base_url, log_path)
-            model = httpx.get(base_url + "/v1/model", timeout=10).json()["name"]
+            auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+            model_info = httpx.get(base_url + "/v1/model", headers=auth, timeout=10).json()
+            model = model_info["name"]
+            mix = Mix(
+                bad_fraction=args.bad_fraction,
+                hangup_fraction=args.hangup_fraction,
+                api_key=api_key,
+                max_body_bytes=int(model_info["limits"]["max_body_bytes"]),
+                seed=args.seed,
+            )
             memory_before = memory_kib(process.pid)
             if args.warmup > 0:
-                asyncio.run(run_load(base_url, questions, args.clients, args.warmup, args.request_timeout))
+                asyncio.run(run_load(base_url, questions, args.clients, args.warmup, args.request_timeout, mix=mix))
             print(f"serving {model} on {base_url}: {args.clients} clients for {args.duration:.0f} s", flush=True)
             phase = asyncio.run(
-                run_load(base_url, questions, args.clients, args.duration, args.request_timeout, process.pid)
+                run_load(base_url, questions, args.clients, args.duration, args.request_timeout, process.pid, mix)
             )
             memory_after = memory_kib(process.pid)
+            alive_at_end = process.poll() is None
         finally:
             exit_code = stop_server(process)
     print(f"{len(phase.latencies_ms):,} answers in {phase.elapsed_s:.1f} s; measuring offline throughput", flush=True)
@@ -411,12 +591,15 @@ def main(argv: list[str] | None = None) -> None:
         "memory_before": memory_before,
         "memory_after": memory_after,
         "exit_code": exit_code,
+        "mix": mix,
+        "alive_at_end": alive_at_end,
     }
     report = summarise(args, run)
     base = args.out.with_suffix("") if args.out.suffix in (".md", ".json") else args.out
     write_json_atomic(base.with_name(base.name + ".json"), report)
     write_text_atomic(base.with_name(base.name + ".md"), markdown(report))
-    print(json.dumps({k: report[k] for k in ("load", "offline", "served_vs_offline_throughput")}, indent=2))
+    shown = ("load", "offline", "served_vs_offline_throughput", "soak")
+    print(json.dumps({k: report[k] for k in shown}, indent=2))
     print(f"wrote {base}.md and {base}.json")
 
 

@@ -49,7 +49,8 @@ def assert_same_answers(served: list[dict[str, Any]], expected: list[dict[str, A
 def assert_error(response, status: int, field: str | None = None, kind: str | None = None) -> dict[str, Any]:
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"type", "message", "field"}
+    assert set(body) == {"error"} and set(body["error"]) == {"type", "message", "field", "request_id"}
+    assert body["error"]["request_id"] == response.headers["X-Request-ID"]
     assert "Traceback" not in response.text
     if field is not None:
         assert body["error"]["field"] == field

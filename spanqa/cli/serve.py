@@ -1,8 +1,12 @@
-"""`spanqa serve`: the HTTP API and web page (uvicorn), with dynamic batching."""
+"""`spanqa serve`: the HTTP API and web page (uvicorn), with dynamic batching, keys, limits and TLS."""
 
 from __future__ import annotations
 
+import ipaddress
+import signal
 import socket
+import ssl
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +16,61 @@ from spanqa.cli.common import BackendOption, ModelOption, PrecisionOption, Threa
 from spanqa.errors import InputError
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+def _check_tls(certfile: Path | None, keyfile: Path | None) -> None:
+    """Both or neither; both readable and a matching pair: one clear error line, not uvicorn's traceback."""
+    if (certfile is None) != (keyfile is None):
+        given, missing = ("--ssl-certfile", "--ssl-keyfile") if keyfile is None else ("--ssl-keyfile", "--ssl-certfile")
+        raise InputError(f"{given} needs {missing} too: give both the certificate and its private key, or neither")
+    if certfile is None or keyfile is None:
+        return
+    for option, path in (("--ssl-certfile", certfile), ("--ssl-keyfile", keyfile)):
+        if not path.is_file():
+            raise InputError(f"{option} {path} does not exist or is not a file: check the path")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError) as error:
+        reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or str(error)
+        raise InputError(
+            f"cannot use --ssl-certfile {certfile} with --ssl-keyfile {keyfile} ({reason}): give a PEM "
+            "certificate and the unencrypted PEM private key that belongs to it"
+        ) from error
+
+
+def _check_forwarded_allow_ips(value: str) -> str:
+    for part in (p.strip() for p in value.split(",")):
+        if part == "*":
+            continue
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError as error:
+            raise InputError(
+                f"--forwarded-allow-ips {value!r}: {part!r} is not an IP address or network "
+                "(give the proxy's addresses, comma-separated, e.g. 127.0.0.1,10.0.0.0/8)"
+            ) from error
+    return value
+
+
+def _say(level: str, message: str) -> None:
+    typer.echo(message if level == "info" else f"{level}: {message}", err=True)
+
+
+def _say_as_json(level: str, message: str) -> None:
+    """With --log-format json every line on stderr is a JSON object, these too (uvicorn set up the logging)."""
+    import logging
+
+    logging.getLogger("spanqa.serve").log(logging.getLevelName(level.upper()), message)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -33,12 +92,16 @@ def _listen(host: str, port: int) -> socket.socket:
 
 @app.command(
     epilog="Example: spanqa serve --model models/minilm-squad --port 8000   "
-    "(then open http://127.0.0.1:8000/ , or POST JSON to /v1/answer; the API is described at /docs)"
+    "(then open http://127.0.0.1:8000/ , or POST JSON to /v1/answer; the API is described at /docs).   "
+    "With keys, a rate limit and TLS: SPANQA_API_KEYS=$(cat keys.txt | paste -sd,) spanqa serve --host 0.0.0.0 "
+    "--rate-limit 10/s --ssl-certfile cert.pem --ssl-keyfile key.pem"
 )
 def serve(
     model: ModelOption = None,
-    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8000,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (default: this machine only; 0.0.0.0: every interface).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on (0: any free port, printed at start).")] = 8000,
     max_batch: Annotated[int, typer.Option(help="Most questions answered in one forward pass.")] = 32,
     batch_wait_ms: Annotated[
         float, typer.Option(help="How long the first question of a batch waits for others to join, in ms.")
@@ -56,23 +119,64 @@ def serve(
     backend: BackendOption = "auto",
     precision: PrecisionOption = "auto",
     threads: ThreadsOption = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
-    access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File of API keys, one per line ('#' comments and blank lines skipped); with keys, every /v1/ "
+            "request needs 'Authorization: Bearer KEY'. Keys in $SPANQA_API_KEYS (comma-separated) count too."
+        ),
+    ] = None,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(help="Requests allowed per API key (per client address without keys), e.g. 10/s or 600/min."),
+    ] = None,
+    rate_burst: Annotated[
+        int | None,
+        typer.Option(help="Requests a client may send at once before --rate-limit applies (default: its count)."),
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A web origin whose pages may call the API, e.g. https://app.example.com "
+            "(repeatable; none by default)."
+        ),
+    ] = None,
+    ssl_certfile: Annotated[
+        Path | None, typer.Option(help="PEM certificate: serve HTTPS (needs --ssl-keyfile).")
+    ] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="PEM private key of --ssl-certfile.")] = None,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            help="Proxies whose X-Forwarded-For/-Proto headers are believed (comma-separated addresses or networks, "
+            "* for any); other clients' are ignored."
+        ),
+    ] = "127.0.0.1",
+    log_level: Annotated[str, typer.Option(help="Log level: critical, error, warning, info, debug.")] = "info",
+    log_format: Annotated[str, typer.Option(help="Log lines as text or json (one JSON object per line).")] = "text",
+    access_log: Annotated[bool, typer.Option(help="Log one line per request (with its request id).")] = True,
 ) -> None:
     """Serve the model over HTTP: POST /v1/answer, /v1/answer/batch, /v1/explain; a web page at /.
 
     Requests from many clients are batched together; on Ctrl-C or SIGTERM the server stops
-    accepting connections, finishes the requests in flight and answers what is queued.
+    accepting connections, finishes the requests in flight, answers what is queued and exits
+    (code 0 after SIGTERM).
     """
-    if not 0 < port < 65536:
-        raise InputError(f"--port must lie in 1..65535, got {port}")
-    if log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
+    if not 0 <= port < 65536:
+        raise InputError(f"--port must lie in 0..65535, got {port}")
+    if log_level not in LOG_LEVELS:
         raise InputError(f"--log-level must be critical, error, warning, info or debug, got {log_level!r}")
+    if log_format not in ("text", "json"):
+        raise InputError(f"--log-format must be text or json, got {log_format!r}")
+    _check_tls(ssl_certfile, ssl_keyfile)
+    _check_forwarded_allow_ips(forwarded_allow_ips)
     import dataclasses
 
     import uvicorn
 
     from spanqa.serve.app import SERVER_LOAD_OPTIONS, ServeConfig, create_app
+    from spanqa.serve.auth import API_KEYS_ENV, ApiKeys, load_api_keys
+    from spanqa.serve.logs import log_config
 
     limits = ServeConfig(
         max_batch=max_batch,
@@ -80,25 +184,53 @@ def serve(
         max_queue=max_queue,
         max_context_chars=max_context_chars,
         max_body_bytes=max_body_bytes,
+        rate_limit=rate_limit,
+        rate_burst=rate_burst,
+        cors_origins=tuple(cors_origin or ()),
     )
+    keys = load_api_keys(api_key_file)
+    api_keys = ApiKeys(keys) if keys else None
     # Load before binding: a bad --model is one error line, and the port opens only when ready.
     reader = load_reader(model, backend, precision, threads, **SERVER_LOAD_OPTIONS)
-    api = create_app(reader, **dataclasses.asdict(limits))
+    api = create_app(reader, **dataclasses.asdict(limits), api_keys=api_keys, access_log=access_log)
     sock = _listen(host, port)
     config = uvicorn.Config(
         api,
         host=host,
         port=port,
         log_level=log_level,
-        access_log=access_log,
+        log_config=log_config(log_level, log_format),  # type: ignore[arg-type]
+        access_log=False,  # spanqa writes its own access lines, with the request id (serve/requestlog.py)
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
     server = uvicorn.Server(config)
     shown_host = f"[{host}]" if ":" in host else host
-    typer.echo(f"serving {reader.name} on http://{shown_host}:{port}/ (API docs at /docs; Ctrl-C to stop)", err=True)
+    scheme = "https" if ssl_certfile else "http"
+    bound_port = sock.getsockname()[1]
+    security = f"{len(api_keys)} API keys" if api_keys else "no API keys"
+    say = _say_as_json if log_format == "json" else _say
+    say(
+        "info",
+        f"serving {reader.name} on {scheme}://{shown_host}:{bound_port}/ "
+        f"({security}; API docs at /docs; Ctrl-C to stop)",
+    )
+    if api_keys is None and not _is_loopback(host):
+        say(
+            "warning",
+            f"{host} is reachable from other machines and the server has no API keys: anyone who can reach "
+            f"port {bound_port} can use it (give --api-key-file or ${API_KEYS_ENV})",
+        )
+    # uvicorn re-raises SIGTERM after its graceful shutdown, which would end the process with the
+    # signal; a shutdown that drained everything is a clean exit, so the re-raised one is ignored.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
     try:
         server.run(sockets=[sock])
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sock.close()
     if not server.started:
         raise typer.Exit(1)

@@ -1,4 +1,4 @@
-"""Every error the server answers, whatever raised it, as `{"error": {"type", "message", "field"}}`.
+"""Every error the server answers, whatever raised it, as `{"error": {"type", "message", "field", "request_id"}}`.
 
 `api_error` turns any exception into an ApiError (status, kind, message, field, headers);
 `handle_error` is the one exception handler the app installs. Our own faults are a bare 500,
@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from spanqa.errors import ConfigError, DataFileError, InputError, MissingExtraError, ModelFolderError, SpanQAError
 from spanqa.serve.batcher import Overloaded
+from spanqa.serve.request_id import current_request_id
 from spanqa.serve.schemas import ErrorDetail, ErrorResponse
 
 logger = logging.getLogger("spanqa.serve")
@@ -83,7 +84,8 @@ def api_error(error: BaseException, field_prefix: str = "") -> ApiError:
 
 
 def error_response(error: ApiError) -> JSONResponse:
-    body = ErrorResponse(error=ErrorDetail(type=error.kind, message=error.message, field=error.field))
+    detail = ErrorDetail(type=error.kind, message=error.message, field=error.field, request_id=current_request_id())
+    body = ErrorResponse(error=detail)
     return JSONResponse(body.model_dump(), status_code=error.status, headers=error.headers)
 
 

@@ -42,12 +42,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
     for code, text in {
         400: "Invalid JSON.",
+        401: "The server has API keys and the request has none, or a wrong one (see WWW-Authenticate).",
         413: "Body or context too large.",
         415: "Content-Type is not application/json.",
         422: "A field is missing, mistyped or out of range.",
+        429: "Over the rate limit; see the Retry-After header.",
         503: "Busy or not ready; see the Retry-After header.",
     }.items()
 }
+# What a GET under /v1/ can answer besides 200.
+GET_ERROR_RESPONSES = {code: ERROR_RESPONSES[code] for code in (401, 429, 503)}
 
 router = APIRouter()
 
@@ -98,7 +102,7 @@ async def ready(request: Request) -> Any:
     return JSONResponse({"status": "loading"}, status_code=503, headers={"Retry-After": "5"})
 
 
-@router.get("/v1/model", response_model=ModelResponse, responses={503: ERROR_RESPONSES[503]})
+@router.get("/v1/model", response_model=ModelResponse, responses=GET_ERROR_RESPONSES)
 async def model(server: ReadyServer) -> ModelResponse:
     reader, config = server.reader, server.state.config
     return ModelResponse(
@@ -120,7 +124,12 @@ async def model(server: ReadyServer) -> ModelResponse:
     )
 
 
-@router.post("/v1/answer", response_model=AnswerResponse, responses=ERROR_RESPONSES, summary="Answer one question.")
+@router.post(
+    "/v1/answer",
+    response_model=AnswerResponse,
+    responses=ERROR_RESPONSES,
+    summary="Answer one question.",
+)
 async def answer(body: AnswerRequest, server: ReadyServer) -> AnswerResponse:
     began = time.perf_counter()
     query = Query(id="0", question=body.question, contexts=(body.context,))

@@ -1,19 +1,38 @@
 """Request and response bodies of the HTTP API: the OpenAPI schema is the contract.
 
-Fields are strict (no "3" for 3, no 1 for true) and unknown fields are refused, so a typo in a
-field name is a 422 that names it instead of a silently ignored setting.
+Fields are strict (no "3" for 3, no 1 for true; 3.0 is 3, as in JSON Schema) and unknown fields
+are refused, so a typo in a field name is a 422 that names it instead of a silently ignored setting.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 TOP_K_MAX = 20
 MAX_ANSWER_LEN_MAX = 512
 QUESTION_MAX_CHARS = 5_000
 BATCH_MAX_REQUESTS = 64
+
+
+def _integral_float_to_int(value: Any) -> Any:
+    # JSON has one number type, and JSON Schema's "integer" includes 3.0 (JavaScript sends 3 for 3.0
+    # anyway): accept it as 3. 2.5, "3" and true are still refused by the strict int check.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def json_int(low: int, high: int) -> Any:
+    """An int in [low, high] that JSON may spell 3 or 3.0 (the bounds inside, so the schema shows them)."""
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_integral_float_to_int)]
+
+# A text must hold a character that is not one of these: every character that Python's str.isspace,
+# JavaScript's \s or Rust's \s calls a space (their three sets differ), spelled out, so that the
+# schema's pattern means the same to every validator and generator, and to `_not_blank` below.
+BLANK_CHARACTERS = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+NOT_BLANK_PATTERN = f"[^{BLANK_CHARACTERS}]"
+NOT_BLANK = {"minLength": 1, "pattern": NOT_BLANK_PATTERN}
 
 
 class _Strict(BaseModel):
@@ -23,14 +42,19 @@ class _Strict(BaseModel):
 class AnswerRequest(_Strict):
     """One question about one context. Unset options take the model folder's reader settings."""
 
-    question: str = Field(max_length=QUESTION_MAX_CHARS, description="The question, in plain text.")
-    context: str = Field(
-        description="The text that holds the answer. Its length is limited by the server's max_context_chars "
-        "(see GET /v1/model); a longer context is refused with 413."
+    question: str = Field(
+        max_length=QUESTION_MAX_CHARS,
+        description="The question, in plain text (not only whitespace).",
+        json_schema_extra=NOT_BLANK,
     )
-    top_k: int | None = Field(default=None, ge=1, le=TOP_K_MAX, description="How many answers to return, best first.")
-    max_answer_len: int | None = Field(
-        default=None, ge=1, le=MAX_ANSWER_LEN_MAX, description="Longest answer, in model tokens."
+    context: str = Field(
+        description="The text that holds the answer (not only whitespace). Its length is limited by the server's "
+        "max_context_chars (see GET /v1/model); a longer context is refused with 413.",
+        json_schema_extra=NOT_BLANK,
+    )
+    top_k: json_int(1, TOP_K_MAX) | None = Field(default=None, description="How many answers to return, best first.")
+    max_answer_len: json_int(1, MAX_ANSWER_LEN_MAX) | None = Field(
+        default=None, description="Longest answer, in model tokens."
     )
     handle_impossible_answer: bool | None = Field(
         default=None, description="Allow the answer 'no answer' (returned as answer '' at 0..0)."
@@ -39,7 +63,7 @@ class AnswerRequest(_Strict):
     @field_validator("question", "context")
     @classmethod
     def _not_blank(cls, value: str, info: Any) -> str:
-        if not value.strip():
+        if re.search(NOT_BLANK_PATTERN, value) is None:
             raise ValueError(f"{info.field_name} is empty or only whitespace: give some text")
         return value
 
@@ -125,6 +149,9 @@ class ErrorDetail(BaseModel):
     type: str = Field(description="A stable machine-readable kind, e.g. validation_error, context_too_long.")
     message: str = Field(description="What is wrong and how to fix it.")
     field: str | None = Field(default=None, description="The request field at fault, e.g. requests[2].top_k.")
+    request_id: str | None = Field(
+        default=None, description="The request's id, also in the X-Request-ID header and the server's log line."
+    )
 
 
 class ErrorResponse(BaseModel):

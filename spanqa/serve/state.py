@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,21 +11,31 @@ from spanqa.errors import ConfigError
 from spanqa.inference.reader import Reader
 from spanqa.serve.batcher import Batcher
 from spanqa.serve.errors import ApiError, api_error
+from spanqa.serve.ratelimit import RateLimit
 from spanqa.serve.schemas import AnswerRequest
 from spanqa.settings import ReaderSettings
 
 MIN_BODY_BYTES = 8 * 1024 * 1024
+# An allowed CORS origin: scheme://host[:port], exactly as a browser sends it in the Origin header.
+ORIGIN_PATTERN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
 
 
 @dataclass(frozen=True)
 class ServeConfig:
-    """Server limits and batching knobs (validated when built)."""
+    """Server limits, batching knobs and who may call how often (validated when built).
+
+    The API keys are not here: they are handed to `create_app` apart, so that no repr, log line or
+    `dataclasses.asdict` of a config ever holds one.
+    """
 
     max_batch: int = 32
     batch_wait_ms: float = 5.0
     max_queue: int = 256
     max_context_chars: int = 100_000
     max_body_bytes: int | None = None  # None: room for one maximal context, at least 8 MiB
+    rate_limit: str | None = None  # "10/s", "600/min": per API key, or per client address without keys
+    rate_burst: int | None = None  # None: the count of rate_limit
+    cors_origins: tuple[str, ...] = ()  # origins whose web pages may call the API; none by default
 
     def __post_init__(self) -> None:
         for name in ("max_batch", "max_queue", "max_context_chars"):
@@ -39,6 +50,23 @@ class ServeConfig:
             isinstance(self.max_body_bytes, bool) or not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1
         ):
             raise ConfigError(f"max_body_bytes must be a positive integer, got {self.max_body_bytes!r}")
+        if self.rate_limit is not None:
+            RateLimit.parse(self.rate_limit, self.rate_burst)
+        elif self.rate_burst is not None:
+            raise ConfigError("rate_burst needs a rate_limit (e.g. --rate-limit 10/s --rate-burst 20)")
+        if isinstance(self.cors_origins, str):
+            raise ConfigError("cors_origins must be a list of origins, not one string")
+        object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
+        for origin in self.cors_origins:
+            if origin != "*" and not (isinstance(origin, str) and ORIGIN_PATTERN.fullmatch(origin)):
+                raise ConfigError(
+                    f"cors origin {origin!r} is not an origin: write scheme://host[:port] with no path, "
+                    "e.g. https://app.example.com or http://localhost:3000 (or * for any)"
+                )
+
+    @property
+    def rate(self) -> RateLimit | None:
+        return None if self.rate_limit is None else RateLimit.parse(self.rate_limit, self.rate_burst)
 
     @property
     def body_limit(self) -> int:

@@ -4,10 +4,17 @@
 
 const $ = (id) => document.getElementById(id);
 
+// A server started with API keys wants "Authorization: Bearer KEY" on /v1/; the key typed in the
+// page is only kept in the field, never stored.
+function authHeaders() {
+  const key = $("api-key").value.trim();
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
 async function postJSON(path, body) {
   const response = await fetch(path, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", ...authHeaders() },
     body: JSON.stringify(body),
   });
   let payload = null;
@@ -17,6 +24,7 @@ async function postJSON(path, body) {
     payload = null;
   }
   if (!response.ok) {
+    if (response.status === 401) $("api-key-row").hidden = false;
     const error = payload && payload.error;
     const message = error ? error.message : `the server answered ${response.status}`;
     throw new Error(message);
@@ -137,8 +145,12 @@ async function ask(event) {
 
 async function showModel() {
   try {
-    const response = await fetch("v1/model");
+    const response = await fetch("v1/model", { headers: authHeaders() });
     if (response.ok) $("model-name").textContent = (await response.json()).name;
+    if (response.status === 401) {
+      $("api-key-row").hidden = false;
+      setStatus("this server needs an API key: type it in the API key field", true);
+    }
   } catch (_) {
     // the page still works without the model name
   }
