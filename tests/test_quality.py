@@ -35,6 +35,18 @@ def default_reader():
     return Reader.load()
 
 
+def test_the_name_default_loads_the_shipped_model_unless_a_folder_has_that_name(default_reader, tmp_path, monkeypatch):
+    from spanqa.errors import ModelFolderError
+    from spanqa.inference.reader import Reader
+
+    question, context = "Who won?", "The Denver Broncos won the game."
+    assert Reader.load("default").ask(question, context) == default_reader.ask(question, context)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").mkdir()  # a user's own folder named "default" is theirs, not the shipped model
+    with pytest.raises(ModelFolderError):
+        Reader.load("default")
+
+
 def test_default_model_scores_above_its_floor_on_squad_v1_fixture(default_reader):
     from spanqa.data import load_squad, load_squad_json
     from spanqa.evaluation.metrics import squad_metrics

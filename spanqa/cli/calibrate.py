@@ -9,7 +9,6 @@ import typer
 
 from spanqa.cli import app
 from spanqa.cli.common import (
-    DEFAULT_MODEL_NAME,
     BackendOption,
     ModelOption,
     PrecisionOption,
@@ -46,11 +45,16 @@ def calibrate(
     from spanqa.errors import InputError
     from spanqa.evaluation.calibration import fit_temperature
     from spanqa.fileio import write_json_atomic
-    from spanqa.model.folder import ModelInfo, read_model_info, resolve_model_path, write_model_info
+    from spanqa.model.folder import (
+        ModelInfo,
+        read_model_info,
+        resolve_model_path,
+        shipped_if_default,
+        write_model_info,
+    )
 
     examples = load_squad(data)
-    shipped = model is None or (model == DEFAULT_MODEL_NAME and not Path(model).exists())
-    folder = Path(resolve_model_path(None if shipped else model))
+    folder = Path(resolve_model_path(shipped_if_default(model)))
     reader = load_reader(str(folder), backend, precision, threads)
     fit = fit_temperature(reader, examples, batch_size=batch_size, progress=not no_progress)
     typer.echo(

@@ -51,13 +51,10 @@ ThreadsOption = Annotated[int | None, typer.Option(help="CPU threads for the mod
 MaxContextCharsOption = Annotated[
     int | None, typer.Option(help="Refuse longer contexts (default: the model's max_context_chars, 1,000,000).")
 ]
-DEFAULT_MODEL_NAME = "default"
 
 
 def load_reader(model: str | None, backend: str, precision: str, threads: int | None = None, **settings):
     """The reader for --model; "default" (or nothing) is the model shipped with spanqa."""
     from spanqa.inference.reader import Reader
 
-    if model == DEFAULT_MODEL_NAME and not Path(model).exists():
-        model = None
     return Reader.load(model, backend=backend, precision=precision, threads=threads, **settings)

@@ -13,7 +13,6 @@ import typer
 
 from spanqa.cli import app
 from spanqa.cli.common import (
-    DEFAULT_MODEL_NAME,
     BackendOption,
     MaxContextCharsOption,
     ModelOption,
@@ -110,6 +109,7 @@ def predict(
         )
         return
     from spanqa.inference.table_job import TableJob
+    from spanqa.model.folder import DEFAULT_MODEL_NAME, shipped_if_default
 
     parts_out = out.with_name(out.name + ".parts") if fmt == "squad" else out
     job = TableJob(
@@ -121,7 +121,7 @@ def predict(
         batch_size=batch_size,
         top_k=top_k,
         settings={k: v for k, v in settings.items() if v is not None},
-        model=str(Path(model).resolve()) if model and model != DEFAULT_MODEL_NAME else DEFAULT_MODEL_NAME,
+        model=DEFAULT_MODEL_NAME if shipped_if_default(model) is None else str(Path(model).resolve()),
     )
     answered, total = run_parts_job(
         job, engine, model, backend, precision, threads, address, workers, cpus_per_worker, not no_progress
@@ -193,9 +193,9 @@ def run_parts_job(job, engine, model, backend, precision, threads, address, work
         reader = load_reader(model, backend, precision, threads)
         return run_local(job, pending, reader, progress), total
     from spanqa.distributed.job import run_ray
-    from spanqa.model.folder import check_local_folder, looks_like_hub_id, resolve_backend
+    from spanqa.model.folder import check_local_folder, looks_like_hub_id, resolve_backend, shipped_if_default
 
-    folder = None if model is None or (model == DEFAULT_MODEL_NAME and not Path(model).exists()) else model
+    folder = shipped_if_default(model)
     if folder is not None and not looks_like_hub_id(folder):
         folder = str(check_local_folder(folder).resolve())  # the workers' working folder is not ours
     backend, precision = resolve_backend(folder, backend, precision)  # checks the folder here, before the cluster

@@ -8,10 +8,7 @@ This module imports no ray: the class is plain Python that Ray instantiates.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-
-DEFAULT_MODEL_NAME = "default"
 
 
 class ReaderActor:
@@ -30,8 +27,6 @@ class ReaderActor:
     ) -> None:
         from spanqa.inference.reader import Reader
 
-        if model == DEFAULT_MODEL_NAME and not Path(model).exists():
-            model = None  # "default" names the model shipped inside spanqa, as on the command line
         self.reader = Reader.load(model, backend=backend, precision=precision, threads=threads)
         self.top_k = top_k
         self.batch_size = batch_size

@@ -78,6 +78,7 @@ except ImportError as error:  # pragma: no cover - exercised by a test that hide
 from spanqa.inference.inputs import check_text
 from spanqa.inference.reader import Reader
 from spanqa.integrations.haystack_answers import extracted_answers
+from spanqa.model.folder import DEFAULT_MODEL_NAME, shipped_if_default
 from spanqa.settings import ReaderSettings
 from spanqa.types import Query
 
@@ -85,7 +86,6 @@ __all__ = ["SpanqaExtractiveReader"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL_NAME = "default"  # the model shipped inside spanqa, as on the command line
 DEFAULT_CANDIDATES_PER_DOCUMENT = 20  # ExtractiveReader's answers_per_seq default
 DEFAULT_BATCH_SIZE = 32
 EXTRACTIVE_READER_CALIBRATION_FACTOR = 0.1
@@ -270,9 +270,8 @@ def _usable_documents(documents: Any) -> list[Document]:
 
 def _model_path(model: str) -> str | None:
     """None (the model shipped with spanqa) for "default", unless a folder of that name exists."""
-    if model == DEFAULT_MODEL_NAME and not Path(model).exists():
-        return None
-    return os.path.expanduser(model)
+    chosen = shipped_if_default(model)
+    return None if chosen is None else os.path.expanduser(chosen)
 
 
 def _load_device(device: ComponentDevice | None, model_kwargs: dict[str, Any]) -> str:

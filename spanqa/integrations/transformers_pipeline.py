@@ -67,11 +67,11 @@ from spanqa.integrations.transformers_options import (
     split_options,
 )
 from spanqa.integrations.transformers_outputs import OldResult, needs_filler, old_result
+from spanqa.model.folder import shipped_if_default
 from spanqa.settings import ReaderSettings
 from spanqa.types import Query
 
 TASK = "question-answering"
-DEFAULT_MODEL_NAME = "default"
 
 
 class QuestionAnsweringPipeline:
@@ -188,7 +188,7 @@ def _precision(precision: str | None, dtype: Any, torch_dtype: Any) -> str | Non
 
 
 def _model_path(model: Any) -> str | os.PathLike[str] | None:
-    if model is None or (model == DEFAULT_MODEL_NAME and not Path(DEFAULT_MODEL_NAME).exists()):
+    if shipped_if_default(model) is None:
         return None
     if isinstance(model, str | os.PathLike):
         return model

@@ -42,6 +42,15 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 # int8 is first because it was measured within the accuracy budget (see bench/speed.py reports).
 AUTO_ONNX_ORDER = ("int8", "fp32")
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+# What users type for the shipped model (`--model default`, `Reader.load("default")`).
+DEFAULT_MODEL_NAME = "default"
+
+
+def shipped_if_default(model: str | os.PathLike[str] | None) -> str | os.PathLike[str] | None:
+    """None (the model shipped with spanqa) for None or "default", unless a folder named "default" exists."""
+    if model is None or (str(model) == DEFAULT_MODEL_NAME and not Path(model).exists()):
+        return None
+    return model
 
 
 # ---------------------------------------------------------------------------- spanqa.json

@@ -14,7 +14,7 @@ from typing import Any
 
 from spanqa.errors import InputError
 from spanqa.inference.runtime.base import Runtime
-from spanqa.model.folder import ModelInfo, onnx_model_file, read_model_info, resolve_backend
+from spanqa.model.folder import ModelInfo, onnx_model_file, read_model_info, resolve_backend, shipped_if_default
 
 __all__ = ["LoadedRuntime", "Runtime", "load_runtime"]
 
@@ -36,7 +36,8 @@ def load_runtime(
     threads: int | None = None,
     spin_wait: bool = True,
 ) -> LoadedRuntime:
-    """Load `path` (None: the default model) on the back-end `resolve_backend` picks for it."""
+    """Load `path` (None or "default": the default model) on the back-end `resolve_backend` picks for it."""
+    path = shipped_if_default(path)
     backend, precision = resolve_backend(path, backend, precision)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise InputError(f"threads must be a positive integer, got {threads!r}")
