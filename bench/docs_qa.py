@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from docs_engines import compare_engines
 from speedkit import REPO
 from speedkit.data import score
 from speedkit.machine import machine
@@ -58,6 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--haystack-questions", type=int, default=None, help="questions for Haystack (default: same)")
     parser.add_argument("--scale", type=int, nargs="*", default=[10_000, 100_000], help="passage counts to time")
     parser.add_argument("--skip-haystack", action="store_true")
+    parser.add_argument("--engines-scale", type=int, default=100_000, help="passages for the engine comparison")
     parser.add_argument("--out", type=Path, default=REPO / "reports/docs_qa.md")
     return parser.parse_args(argv)
 
@@ -198,6 +200,27 @@ print(json.dumps({"passages": index.counts()["passages"], "build_s": build_s, "d
 """
 
 
+def engine_comparison(index, dataset, questions, gold, scale_passages: int) -> dict[str, Any]:
+    """SQLite FTS5 vs tantivy vs bm25s: on the corpus's passages, and on `scale_passages` rotated paragraphs."""
+    texts, spans = [], []
+    for document in index.documents():
+        for passage in index.passages(document.id):
+            texts.append(passage.text)
+            spans.append(passage)
+    relevant = [{n for n, p in enumerate(spans) if overlaps(p, gold[qid])} for qid, _ in questions]
+    corpus_rows = compare_engines(texts, [q for _, q in questions], relevant, RECALL_AT)
+    # At scale only build time and latency count: rotated copies of a paragraph have the same bag of words,
+    # so BM25 ties them and recall would say nothing new.
+    sample = [q for _, q in questions[:500]]
+    scale_rows = compare_engines(
+        rotated_paragraphs(dataset, scale_passages), sample, [set() for _ in sample], RECALL_AT
+    ) if scale_passages else []
+    for row in scale_rows:
+        for k in RECALL_AT:
+            row[f"recall@{k}"] = None
+    return {"corpus": corpus_rows, "scale": scale_rows}
+
+
 def rotated_paragraphs(dataset: dict[str, Any], count: int) -> list[str]:
     paragraphs = [p["context"] for a in dataset["data"] for p in a["paragraphs"]]
     sentences = [re.split(r"(?<=[.!?])\s+", paragraph) for paragraph in paragraphs]
@@ -275,6 +298,18 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {row['passages']:,} | {row['build_s']:.1f} s | {row['disk_mb']:.0f} MB | "
                 f"{row['peak_rss_mb']:.0f} MB | {row['query_p50_ms']:.1f} ms | {row['query_p95_ms']:.1f} ms |"
             )
+    if report.get("engines"):
+        lines += ["", "## Retrieval engines on the same passages (BM25 OR query, same stopwords)", "",
+                  "| engine | passages | build | recall@1 | recall@5 | recall@20 | query p50 | query p95 |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for row in report["engines"]["corpus"] + report["engines"]["scale"]:
+            recalls = " | ".join("—" if row[f"recall@{k}"] is None else f"{row[f'recall@{k}']:.3f}" for k in RECALL_AT)
+            lines.append(
+                f"| {row['engine']} | {row['passages']:,} | {row['build_s']:.1f} s | {recalls} | "
+                f"{row['query_p50_ms']:.1f} ms | {row['query_p95_ms']:.1f} ms |"
+            )
+        lines += ["", "The second block times the first 500 questions against the rotated paragraphs (no recall: "
+                  "BM25 ties rotated copies)."]
     m = report["machine"]
     lines += ["", f"Machine: {m['cpu']}, {m['cores']} cores, load average {m['load_average']}."]
     return "\n".join(lines) + "\n"
@@ -302,6 +337,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"indexed {report['corpus']}", file=sys.stderr)
         report["retrieval"] = retrieval(index, questions, gold)
         print(f"retrieval {report['retrieval']}", file=sys.stderr)
+        report["engines"] = engine_comparison(index, dataset, questions, gold, args.engines_scale)
+        print(f"engines {report['engines']}", file=sys.stderr)
         report["spanqa"] = spanqa_end_to_end(index, reader, questions, dataset, args.passages)
         print(f"spanqa {report['spanqa']}", file=sys.stderr)
         if args.oracle_questions:
