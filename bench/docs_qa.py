@@ -162,7 +162,14 @@ def haystack_end_to_end(index, model_folder: Path, questions, dataset, passages:
     store.write_documents(documents)
     pipeline = Pipeline()
     pipeline.add_component("retriever", InMemoryBM25Retriever(document_store=store, top_k=passages))
-    pipeline.add_component("reader", TransformersExtractiveReader(model=str(model_folder), top_k=1, no_answer=False))
+    # fp32 as spanqa's torch back-end runs: the folder's config says float16 (its weights are stored in
+    # fp16), which transformers would otherwise keep on the CPU, where fp16 is slow.
+    import torch
+
+    reader = TransformersExtractiveReader(
+        model=str(model_folder), top_k=1, no_answer=False, model_kwargs={"dtype": torch.float32}
+    )
+    pipeline.add_component("reader", reader)
     pipeline.connect("retriever.documents", "reader.documents")
     pipeline.warm_up()
     predictions, times = {}, []

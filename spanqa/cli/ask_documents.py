@@ -43,7 +43,7 @@ def print_document_answers(result: DocumentAnswers) -> None:
         if answer.is_no_answer:
             console.print(f"{rank}. (no answer in these documents)  score {answer.score:.3f}")
             continue
-        console.print(Text.assemble(f"{rank}. ", (answer.text, "bold"), f"  score {answer.score:.3f}  "))
+        console.print(Text.assemble(f"{rank}. ", (answer.text, "bold"), f"  score {answer.score:.3f}"))
         # soft_wrap: a long path stays on one line, so it can be copied and opened as it is.
         console.print(f"   {answer.location}  [{answer.start}:{answer.end}]", soft_wrap=True)
         start, end = answer.start - answer.passage_start, answer.end - answer.passage_start
