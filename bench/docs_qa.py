@@ -9,7 +9,8 @@ passages; every question is asked of the whole collection. In one run:
   EM/F1 with the official metric, questions/s and p50/p95 latency per question;
 - the same questions through Haystack (haystack-ai: InMemoryDocumentStore with the same
   passages, its InMemoryBM25Retriever, and TransformersExtractiveReader from the
-  transformers-haystack package with the same model weights, run by transformers in fp32);
+  transformers-haystack package with the same model weights, run by transformers in fp32;
+  neither side may answer "no answer", as the default model is set up);
 - an oracle: the reader over the gold article's passages only (retrieval taken out);
 - scale: build time, disk size, peak memory and query latency of indexes of 10k and 100k
   passages, made by repeating the dev paragraphs with their sentences rotated (so copies are
