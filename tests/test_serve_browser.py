@@ -177,16 +177,15 @@ class Page:
         return [e for e in self.devtools.events if e.get("method") == "Runtime.exceptionThrown"]
 
 
-@pytest.fixture(scope="module")
-def server_url(tiny_reader):
+@contextlib.contextmanager
+def serving(app):
+    """`app` under a real uvicorn on a free port, in a thread: yields its base URL."""
     import uvicorn
-
-    from spanqa.serve.app import create_app
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(tiny_reader), log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}/"
@@ -194,21 +193,53 @@ def server_url(tiny_reader):
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(30)
-    sock.close()
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+@contextlib.contextmanager
+def browsing(url: str, profile: Path):
+    devtools = DevTools(profile)
+    try:
+        yield Page(devtools, url)
+    finally:
+        devtools.close()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def server_url(tiny_reader):
+    from spanqa.serve.app import create_app
+
+    with serving(create_app(tiny_reader)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page(server_url, tmp_path_factory):
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    devtools = DevTools(profile)
-    try:
-        yield Page(devtools, server_url)
-    finally:
-        devtools.close()
-        shutil.rmtree(profile, ignore_errors=True)
+    with browsing(server_url, tmp_path_factory.mktemp("chromium-profile")) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def documents_server_url(tiny_reader, tmp_path_factory):
+    from served_documents import build_library_index
+
+    from spanqa.serve.app import create_app
+
+    index = build_library_index(tmp_path_factory.mktemp("browser-documents"))
+    with serving(create_app(tiny_reader, index=index)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def documents_page(documents_server_url, tmp_path_factory):
+    with browsing(documents_server_url, tmp_path_factory.mktemp("chromium-profile-documents")) as opened:
+        yield opened
 
 
 def test_ask_in_the_page_highlights_the_api_answer(page, server_url):
@@ -243,4 +274,67 @@ def test_page_shows_the_api_error_message(page):
     page.click("ask")
     page.wait_for("document.getElementById('status').classList.contains('error')")
     assert "question is empty" in page.evaluate("document.getElementById('status').textContent")
+    assert page.exceptions() == []
+
+
+def test_page_without_an_index_has_no_documents_mode(page):
+    assert page.evaluate("document.getElementById('mode-row').hidden") is True
+    assert page.evaluate("document.getElementById('context-row').hidden") is False
+
+
+DOCUMENTS_QUESTION = "In what year was Nikola Tesla born in the Austrian Empire?"
+
+
+def test_documents_mode_shows_file_page_and_the_answer_marked_in_its_passage(documents_page, documents_server_url):
+    page = documents_page
+    page.wait_for("!document.getElementById('mode-row').hidden")
+    assert page.evaluate("document.getElementById('mode-documents').checked") is True
+    assert page.evaluate("document.getElementById('context-row').hidden") is True
+    assert "3 files" in page.evaluate("document.getElementById('index-summary').textContent")
+    page.type_into("question", DOCUMENTS_QUESTION)
+    page.type_into("passages", "1")  # only the best passage is read: the Tesla page of the PDF
+    top_k = int(page.evaluate("document.getElementById('top-k').value"))
+    passages = int(page.evaluate("document.getElementById('passages').value"))
+    page.click("ask")
+    page.wait_for(
+        "!document.getElementById('doc-results').hidden"
+        " || document.getElementById('status').classList.contains('error')"
+    )
+    assert page.evaluate("document.getElementById('doc-results').hidden") is False, page.evaluate(
+        "document.getElementById('status').textContent"
+    )
+    assert page.evaluate("document.getElementById('results').hidden") is True
+
+    expected = httpx.post(
+        documents_server_url + "v1/ask",
+        json={"question": DOCUMENTS_QUESTION, "top_k": top_k, "passages": passages},
+        timeout=30,
+    ).json()["answers"]
+    shown = page.evaluate(
+        "[...document.querySelectorAll('#doc-answers li.doc-answer')].map(li => ({"
+        " text: li.querySelector('.answer-text').textContent,"
+        " where: li.querySelector('.where') && li.querySelector('.where').textContent,"
+        " passage: li.querySelector('.passage') && li.querySelector('.passage').textContent,"
+        " marked: li.querySelector('.passage mark') && li.querySelector('.passage mark').textContent }))"
+    )
+    assert len(shown) == len(expected) > 0
+    for item, answer in zip(shown, expected, strict=True):
+        if answer["no_answer"]:
+            assert item["where"] is None
+            continue
+        file = Path(answer["path"]).name
+        assert item["where"] == (f"{file}:{answer['page']}" if answer["page"] is not None else file)
+        assert item["text"] == item["marked"] == answer["answer"]
+        assert item["passage"] == answer["passage"]
+    assert {item["where"] for item in shown} - {None} == {"report.pdf:2"}
+    assert page.exceptions() == []
+
+
+def test_documents_mode_can_switch_back_to_a_pasted_text(documents_page):
+    page = documents_page
+    page.click("mode-text")
+    page.wait_for("!document.getElementById('context-row').hidden")
+    assert page.evaluate("document.getElementById('passages-row').hidden") is True
+    page.click("mode-documents")
+    page.wait_for("document.getElementById('context-row').hidden")
     assert page.exceptions() == []

@@ -26,6 +26,8 @@ OPERATIONS = [
     ("POST", "/v1/answer"),
     ("POST", "/v1/answer/batch"),
     ("POST", "/v1/explain"),
+    ("GET", "/v1/index"),
+    ("POST", "/v1/ask"),
 ]
 BODY_OPERATIONS = [(method, path) for method, path in OPERATIONS if method == "POST"]
 KEY = "fuzz-key-0123456789abcdef"
@@ -34,16 +36,24 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def api_schema(tiny_reader):
+def index_folder(tmp_path_factory):
+    """A real index (a PDF and two .txt files), so that /v1/ask and /v1/index answer instead of 409."""
+    from served_documents import build_library_index
+
+    return build_library_index(tmp_path_factory.mktemp("fuzz-documents"))
+
+
+@pytest.fixture(scope="module")
+def api_schema(tiny_reader, index_folder):
     # A generous context limit: a schema-valid context must be answered (the 413 for a longer one
     # is this server's limit, not the schema's, and has its own tests in test_serve.py).
-    app = create_app(tiny_reader, batch_wait_ms=0, max_context_chars=1_000_000)
+    app = create_app(tiny_reader, batch_wait_ms=0, max_context_chars=1_000_000, index=index_folder)
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
 @pytest.fixture(scope="module")
-def keyed_schema(tiny_reader):
-    app = create_app(tiny_reader, batch_wait_ms=0, max_context_chars=1_000_000, api_keys=[KEY])
+def keyed_schema(tiny_reader, index_folder):
+    app = create_app(tiny_reader, batch_wait_ms=0, max_context_chars=1_000_000, api_keys=[KEY], index=index_folder)
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

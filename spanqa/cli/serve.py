@@ -94,10 +94,19 @@ def _listen(host: str, port: int) -> socket.socket:
     epilog="Example: spanqa serve --model models/minilm-squad --port 8000   "
     "(then open http://127.0.0.1:8000/ , or POST JSON to /v1/answer; the API is described at /docs).   "
     "With keys, a rate limit and TLS: SPANQA_API_KEYS=$(cat keys.txt | paste -sd,) spanqa serve --host 0.0.0.0 "
-    "--rate-limit 10/s --ssl-certfile cert.pem --ssl-keyfile key.pem"
+    "--rate-limit 10/s --ssl-certfile cert.pem --ssl-keyfile key.pem   "
+    "Over your documents: spanqa index ~/papers --index papers.index && spanqa serve --index papers.index"
 )
 def serve(
     model: ModelOption = None,
+    index: Annotated[
+        Path | None,
+        typer.Option(
+            "--index",
+            help="An index folder made by `spanqa index`: adds POST /v1/ask (questions over those documents, "
+            "answers cited by file and page) and a documents mode in the web page.",
+        ),
+    ] = None,
     host: Annotated[
         str, typer.Option(help="Address to listen on (default: this machine only; 0.0.0.0: every interface).")
     ] = "127.0.0.1",
@@ -156,7 +165,8 @@ def serve(
     log_format: Annotated[str, typer.Option(help="Log lines as text or json (one JSON object per line).")] = "text",
     access_log: Annotated[bool, typer.Option(help="Log one line per request (with its request id).")] = True,
 ) -> None:
-    """Serve the model over HTTP: POST /v1/answer, /v1/answer/batch, /v1/explain; a web page at /.
+    """Serve the model over HTTP: POST /v1/answer, /v1/answer/batch, /v1/explain (and /v1/ask with --index);
+    a web page at /.
 
     Requests from many clients are batched together; on Ctrl-C or SIGTERM the server stops
     accepting connections, finishes the requests in flight, answers what is queued and exits
@@ -177,6 +187,7 @@ def serve(
     from spanqa.serve.app import SERVER_LOAD_OPTIONS, ServeConfig, create_app
     from spanqa.serve.auth import API_KEYS_ENV, ApiKeys, load_api_keys
     from spanqa.serve.logs import log_config
+    from spanqa.serve.served_index import ServedIndex
 
     limits = ServeConfig(
         max_batch=max_batch,
@@ -190,9 +201,12 @@ def serve(
     )
     keys = load_api_keys(api_key_file)
     api_keys = ApiKeys(keys) if keys else None
-    # Load before binding: a bad --model is one error line, and the port opens only when ready.
+    # Open and load before binding: a bad --index or --model is one error line, and the port opens only when ready.
+    documents = None if index is None else ServedIndex.open(index)
     reader = load_reader(model, backend, precision, threads, **SERVER_LOAD_OPTIONS)
-    api = create_app(reader, **dataclasses.asdict(limits), api_keys=api_keys, access_log=access_log)
+    api = create_app(
+        reader, **dataclasses.asdict(limits), api_keys=api_keys, access_log=access_log, index=documents
+    )
     sock = _listen(host, port)
     config = uvicorn.Config(
         api,
@@ -212,11 +226,12 @@ def serve(
     scheme = "https" if ssl_certfile else "http"
     bound_port = sock.getsockname()[1]
     security = f"{len(api_keys)} API keys" if api_keys else "no API keys"
+    documents_note = "" if documents is None else f"documents of {index} at POST /v1/ask; "
     say = _say_as_json if log_format == "json" else _say
     say(
         "info",
         f"serving {reader.name} on {scheme}://{shown_host}:{bound_port}/ "
-        f"({security}; API docs at /docs; Ctrl-C to stop)",
+        f"({security}; {documents_note}API docs at /docs; Ctrl-C to stop)",
     )
     if api_keys is None and not _is_loopback(host):
         say(
@@ -232,5 +247,7 @@ def serve(
     finally:
         signal.signal(signal.SIGTERM, previous)
         sock.close()
+        if documents is not None:
+            documents.close()
     if not server.started:
         raise typer.Exit(1)

@@ -284,7 +284,9 @@ class Store:
 
 def _connect(database: Path) -> sqlite3.Connection:
     try:
-        connection = sqlite3.connect(database)
+        # check_same_thread=False: the server opens the index on one thread and searches it from its
+        # worker threads; whoever shares a Store across threads serialises its use (serve/served_index.py).
+        connection = sqlite3.connect(database, check_same_thread=False)
         connection.execute("PRAGMA foreign_keys = ON")
         connection.execute("PRAGMA journal_mode = DELETE")
     except sqlite3.DatabaseError as error:

@@ -31,7 +31,9 @@ from spanqa.serve.middleware import RequestGuard
 from spanqa.serve.ratelimit import TokenBuckets
 from spanqa.serve.requestlog import RequestContext
 from spanqa.serve.routes import STATIC_DIR, router
+from spanqa.serve.routes_documents import router as documents_router
 from spanqa.serve.schemas import ErrorResponse
+from spanqa.serve.served_index import ServedIndex
 from spanqa.serve.state import ServeConfig, ServerState
 
 __all__ = ["SERVER_LOAD_OPTIONS", "ServeConfig", "ServerState", "create_app"]
@@ -46,7 +48,7 @@ probabilities and their character offsets in the context.
 `{"error": {"type": "...", "message": "...", "field": "...", "request_id": "..."}}`: `type` is a
 stable kind (`validation_error`, `invalid_json`, `context_too_long`, `body_too_large`,
 `unsupported_media_type`, `unauthorized`, `rate_limited`, `overloaded`, `not_ready`,
-`input_error`, `not_found`, ...), `message` says what is wrong and how to fix it, `field` names
+`input_error`, `not_found`, `no_index`, ...), `message` says what is wrong and how to fix it, `field` names
 the request field at fault (`question`, `requests[2].top_k`, ...) or is null, and `request_id`
 is the request's id (also in the `X-Request-ID` response header and the server's log; send your
 own `X-Request-ID` to choose it).
@@ -56,6 +58,7 @@ own `X-Request-ID` to choose it).
 | 400 | the body is not valid JSON |
 | 401 | the server has API keys and the request has no `Authorization: Bearer KEY`, or a wrong one |
 | 404 / 405 | no such path / method |
+| 409 | /v1/ask or /v1/index on a server started without an index (`spanqa serve --index DIR`) |
 | 413 | the body is over max_body_bytes, or a context is over max_context_chars |
 | 415 | the Content-Type is not application/json |
 | 422 | a field is missing, has the wrong type, is empty or out of range |
@@ -89,12 +92,15 @@ def create_app(
     cors_origins: Sequence[str] = (),
     api_keys: Iterable[str] | ApiKeys | None = None,
     access_log: bool = True,
+    index: Any = None,
 ) -> FastAPI:
     """The API over `reader`: a loaded Reader, or a model folder (None: the default model) to load at startup.
 
     `api_keys` (None: no keys, the API is open) are the bearer tokens /v1/ accepts; `rate_limit`
     ("10/s", "600/min") is per key, or per client address without keys; `cors_origins` are the web
     origins whose pages may call the API (none by default: only same-origin pages, like spanqa's own).
+    `index` (an index folder, a `spanqa.documents.Index` or a `ServedIndex`) adds questions over documents:
+    POST /v1/ask; without one that endpoint answers 409.
 
     A folder is loaded the way a server needs it (`SERVER_LOAD_OPTIONS`: ONNX Runtime threads that do
     not spin-wait). A Reader you loaded yourself is served as it is: load it with
@@ -118,6 +124,8 @@ def create_app(
     source = None if loaded is not None else reader
     load_options = {"backend": backend, "precision": precision, **SERVER_LOAD_OPTIONS}
     state = ServerState(loaded, source, load_options, config)
+    # Opened here, not in the lifespan: a missing index is an error before the server listens.
+    state.documents = None if index is None else ServedIndex.open(index)
     app = FastAPI(
         title="spanqa",
         version=_version(),
@@ -146,6 +154,7 @@ def create_app(
     app.add_middleware(DrainUnreadBody)
     app.add_middleware(RequestContext, access_log=access_log)
     app.include_router(router)
+    app.include_router(documents_router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -13,6 +13,7 @@ from spanqa.serve.batcher import Batcher
 from spanqa.serve.errors import ApiError, api_error
 from spanqa.serve.ratelimit import RateLimit
 from spanqa.serve.schemas import AnswerRequest
+from spanqa.serve.served_index import ServedIndex
 from spanqa.settings import ReaderSettings
 
 MIN_BODY_BYTES = 8 * 1024 * 1024
@@ -91,6 +92,7 @@ class ServerState:
         self.config = config
         self.batcher: Batcher | None = None
         self.base_settings: ReaderSettings | None = None
+        self.documents: ServedIndex | None = None  # the index of `spanqa serve --index` (routes_documents.py)
 
     @property
     def ready(self) -> bool:

@@ -1,4 +1,5 @@
-// The spanqa web page: ask /v1/answer and /v1/explain, highlight the answers, draw the heat maps.
+// The spanqa web page: ask /v1/answer and /v1/explain, highlight the answers, draw the heat maps;
+// on a server started with --index, ask /v1/ask across its documents and show each cited answer.
 // Plain DOM code, no dependencies; user text is only ever set with textContent.
 "use strict";
 
@@ -117,6 +118,10 @@ function renderHeat(viewId, context, tokens, key, rgb) {
 
 async function ask(event) {
   event.preventDefault();
+  if (documentsMode()) {
+    await askDocuments();
+    return;
+  }
   const context = $("context").value;
   const question = $("question").value;
   const topK = Number.parseInt($("top-k").value, 10);
@@ -130,6 +135,7 @@ async function ask(event) {
       postJSON("v1/explain", request),
     ]);
     renderAnswers(answered.answers);
+    $("doc-results").hidden = true;
     renderHighlights(context, answered.answers);
     renderHeat("heat-start", context, explained.tokens, "start_prob", "34, 139, 34");
     renderHeat("heat-end", context, explained.tokens, "end_prob", "200, 40, 40");
@@ -156,8 +162,124 @@ async function showModel() {
   }
 }
 
+// ------------------------------------------------------------------ documents mode (/v1/ask)
+
+function documentsMode() {
+  return !$("mode-row").hidden && $("mode-documents").checked;
+}
+
+function applyMode() {
+  const documents = documentsMode();
+  $("context-row").hidden = documents;
+  $("impossible-row").hidden = documents;
+  $("passages-row").hidden = !documents;
+  $("question").placeholder = documents ? "Ask across the indexed files…" : "Who, what, when, where…?";
+}
+
+// Where an answer is: "file:page" for a PDF, the file (and its record's key) otherwise.
+function whereCited(answer) {
+  const file = answer.path.split(/[\\/]/).pop();
+  const where = answer.document_key ? `${file}#${answer.document_key}` : file;
+  return answer.page === null ? where : `${where}:${answer.page}`;
+}
+
+// The passage as text nodes around one <mark> holding exactly the answer (offsets count code points).
+function renderPassage(answer) {
+  const view = document.createElement("blockquote");
+  view.className = "passage text-view";
+  const chars = Array.from(answer.passage);
+  const start = answer.start - answer.passage_start;
+  const end = answer.end - answer.passage_start;
+  const mark = document.createElement("mark");
+  mark.className = "answer rank-1";
+  mark.textContent = chars.slice(start, end).join("");
+  view.append(document.createTextNode(chars.slice(0, start).join("")), mark,
+    document.createTextNode(chars.slice(end).join("")));
+  return view;
+}
+
+function renderDocumentAnswers(result) {
+  const list = $("doc-answers");
+  list.replaceChildren();
+  if (result.passages_read === 0) {
+    const item = document.createElement("li");
+    item.textContent = "no passage in the index shares a word with the question: no answer";
+    list.append(item);
+  }
+  result.answers.forEach((answer) => {
+    const item = document.createElement("li");
+    item.className = "doc-answer";
+    const head = document.createElement("div");
+    const text = document.createElement("span");
+    text.className = "answer-text";
+    text.textContent = answer.no_answer ? "(no answer in these documents)" : answer.answer;
+    const score = document.createElement("span");
+    score.className = "score";
+    score.textContent = `${(100 * answer.score).toFixed(1)}%`;
+    head.append(text, score);
+    item.append(head);
+    if (!answer.no_answer) {
+      const citation = document.createElement("div");
+      citation.className = "citation";
+      const where = document.createElement("span");
+      where.className = "where";
+      where.textContent = whereCited(answer);
+      const path = document.createElement("span");
+      path.className = "path";
+      path.textContent = `${answer.title ? `${answer.title} · ` : ""}${answer.path} [${answer.start}:${answer.end}]`;
+      citation.append(where, path);
+      item.append(citation, renderPassage(answer));
+    }
+    list.append(item);
+  });
+  const read = result.passages_read;
+  $("doc-no-answer").textContent =
+    `P(no answer in the ${read} passage${read === 1 ? "" : "s"} read) = ${result.no_answer_probability.toFixed(4)}`;
+}
+
+async function askDocuments() {
+  const topK = Number.parseInt($("top-k").value, 10);
+  const passages = Number.parseInt($("passages").value, 10);
+  const request = { question: $("question").value };
+  if (Number.isFinite(topK)) request.top_k = topK;
+  if (Number.isFinite(passages)) request.passages = passages;
+  $("ask").disabled = true;
+  setStatus("searching and reading…", false);
+  try {
+    const result = await postJSON("v1/ask", request);
+    renderDocumentAnswers(result);
+    $("results").hidden = true;
+    $("doc-results").hidden = false;
+    setStatus(`answered in ${result.took_ms.toFixed(0)} ms`, false);
+  } catch (error) {
+    setStatus(error.message, true);
+  } finally {
+    $("ask").disabled = false;
+  }
+}
+
+// A server with an index shows the mode switch (documents first); one without answers 409 here.
+async function showIndex() {
+  try {
+    const response = await fetch("v1/index", { headers: authHeaders() });
+    if (!response.ok) return;
+    const info = await response.json();
+    const counts = info.counts;
+    $("index-summary").textContent = `(${counts.files} files, ${counts.pages} pages)`;
+    $("passages").max = String(info.limits.passages_max);
+    $("mode-row").hidden = false;
+    applyMode();
+  } catch (_) {
+    // the page still works on pasted texts
+  }
+}
+
+$("mode-documents").addEventListener("change", applyMode);
+$("mode-text").addEventListener("change", applyMode);
+$("api-key").addEventListener("change", showIndex);
 $("ask-form").addEventListener("submit", ask);
 $("context").addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("ask-form").requestSubmit();
 });
 showModel();
+showIndex();
