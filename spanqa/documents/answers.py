@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from spanqa.errors import InputError
-from spanqa.types import Query
+from spanqa.types import Prediction, Query
 
 if TYPE_CHECKING:
     from spanqa.documents.store import StoredPassage
@@ -126,12 +126,21 @@ def ask_index(
         # No passage shares a word with the question: nothing was read, so there is no answer to rank.
         return DocumentAnswers(question, (), 1.0, ())
     chosen = reader.settings.replace(top_k=top_k, **settings)
-    query = Query(id="0", question=question, contexts=tuple(passage.text for passage in retrieved))
-    [prediction] = reader.predict_queries([query], chosen)
+    [prediction] = reader.predict_queries([passages_query(question, retrieved)], chosen)
+    return cited_answers(question, prediction, retrieved)
+
+
+def passages_query(question: str, retrieved: Sequence[StoredPassage]) -> Query:
+    """The retrieved passages as one query with several contexts: every span competes in one softmax."""
+    return Query(id="0", question=question, contexts=tuple(passage.text for passage in retrieved))
+
+
+def cited_answers(question: str, prediction: Prediction, retrieved: Sequence[StoredPassage]) -> DocumentAnswers:
+    """The reader's answers to `passages_query(question, retrieved)`, with their citations."""
     answers = tuple(
         DocumentAnswer(text="", score=answer.score)
         if answer.is_no_answer
         else cite(answer.text, answer.score, answer.start, answer.end, retrieved[answer.context_index])
         for answer in prediction.answers
     )
-    return DocumentAnswers(question, answers, prediction.no_answer_probability, retrieved)
+    return DocumentAnswers(question, answers, prediction.no_answer_probability, tuple(retrieved))

@@ -17,13 +17,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from spanqa.documents import DocumentAnswer, DocumentAnswers
-from spanqa.documents.answers import cite
+from spanqa.documents import DocumentAnswers
+from spanqa.documents.answers import cited_answers, passages_query
 from spanqa.serve.errors import ApiError, api_error
 from spanqa.serve.routes import ERROR_RESPONSES, GET_ERROR_RESPONSES, ReadyServer, server_state
 from spanqa.serve.schemas import NOT_BLANK, NOT_BLANK_PATTERN, QUESTION_MAX_CHARS, TOP_K_MAX, ErrorResponse, json_int
 from spanqa.serve.served_index import ServedIndex
-from spanqa.types import Prediction, Query
 
 PASSAGES_MAX = 20  # each passage is up to a reader window or so: this bounds one request's cost
 DEFAULT_TOP_K = 3
@@ -136,13 +135,13 @@ async def ask(body: AskRequest, documents: Documents, server: ReadyServer) -> As
     if retrieved:
         assert server.state.base_settings is not None
         settings = server.state.base_settings.replace(top_k=body.top_k)
-        query = Query(id="0", question=body.question, contexts=tuple(passage.text for passage in retrieved))
+        query = passages_query(body.question, retrieved)
         [future] = server.batcher.submit([(query, settings)])
         try:
             prediction = await future
         except Exception as error:
             raise api_error(error) from None
-        result = _cited(body.question, prediction, retrieved)
+        result = cited_answers(body.question, prediction, retrieved)
     payload: dict[str, Any] = result.to_dict()
     return AskResponse(**payload, model=server.reader.name, took_ms=round((time.perf_counter() - began) * 1000.0, 2))
 
@@ -159,13 +158,3 @@ def _read_index(read: Any, *args: Any) -> Any:
             headers={"Retry-After": "5"},
         ) from None
 
-
-def _cited(question: str, prediction: Prediction, retrieved: tuple[Any, ...]) -> DocumentAnswers:
-    """The reader's answers over the retrieved passages, with citations (what `ask_index` returns)."""
-    answers = tuple(
-        DocumentAnswer(text="", score=answer.score)
-        if answer.is_no_answer
-        else cite(answer.text, answer.score, answer.start, answer.end, retrieved[answer.context_index])
-        for answer in prediction.answers
-    )
-    return DocumentAnswers(question, answers, prediction.no_answer_probability, retrieved)
