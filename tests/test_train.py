@@ -172,11 +172,13 @@ def test_every_train_option_reaches_the_config(monkeypatch, capsys, configs_give
         "--seed": "3", "--optimizer": "adafactor", "--head": "pointer", "--precision": "bf16", "--negatives": "0.5",
         "--save-every": "11", "--keep-last": "1", "--eval-every": "4", "--eval-limit": "9", "--eval-batch-size": "6",
         "--logdir": "logs", "--checkpoint-dir": "ckpt", "--log-every": "2", "--max-train-examples": "12",
+        "--task": "classify", "--text-column": "t", "--text-pair-column": "p", "--label-column": "l",
     }  # fmt: skip
     args = [item for pair in values.items() for item in pair]
     code, _, err = run_main(
-        monkeypatch, capsys, "train", *args, "--train", "t1.json", "--train", "t2.json", "--no-progress", "--resume"
-    )
+        monkeypatch, capsys, "train", *args, "--train", "t1.json", "--train", "t2.json", "--no-progress", "--resume",
+        "--multi-label",
+    )  # fmt: skip
     assert code == 0, err
     expected = TrainConfig(
         base="b", train_files=("t1.json", "t2.json"), out="o", eval_file="e.json", epochs=3.5, max_steps=7, lr=0.001,
@@ -184,6 +186,7 @@ def test_every_train_option_reaches_the_config(monkeypatch, capsys, configs_give
         doc_stride=16, max_question_len=8, seed=3, optimizer="adafactor", head="pointer", precision="bf16",
         negatives=0.5, save_every=11, keep_last=1, eval_every=4, eval_limit=9, eval_batch_size=6, logdir="logs",
         checkpoint_dir="ckpt", log_every=2, max_train_examples=12, progress=False,
+        task="classify", text_column="t", text_pair_column="p", label_column="l", multi_label=True,
     )  # fmt: skip
     assert configs_given_to_training == [(expected, True)]
     # every field differs from its default, so a field without an option (or a new one) cannot pass unseen

@@ -124,3 +124,36 @@ def byte_level_bpe_tokenizer(vocab_size: int = 2000):
         ("</s>", backend.token_to_id("</s>")), ("<s>", backend.token_to_id("<s>")), trim_offsets=True
     )
     return RobertaTokenizerFast(tokenizer_object=backend, cls_token="<s>", sep_token="</s>", **specials)
+
+
+def build_tiny_classifier(
+    folder: Path,
+    labels: tuple[str, ...] = ("negative", "positive"),
+    architecture: str = "bert",
+    multi_label: bool = False,
+    seed: int = 0,
+    dropout: float = 0.1,
+    with_spanqa_file: bool = True,
+) -> Path:
+    """A 2-layer, 32-wide random sequence classifier (BERT, RoBERTa or DistilBERT), saved as a classifier folder.
+
+    Without `with_spanqa_file` the folder is a plain transformers one (what a downloaded classifier looks like).
+    """
+    from transformers import AutoModelForSequenceClassification
+
+    from spanqa.model.classifier_io import save_classifier, wrap_classifier
+    from spanqa.model.folder import SETTINGS_FILE, ModelInfo
+
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {architecture!r}")
+    torch.manual_seed(seed)
+    tokenizer, config = _tokenizer_and_config(architecture, dropout)
+    config.num_labels = len(labels)
+    config.id2label = dict(enumerate(labels))
+    config.label2id = {label: i for i, label in enumerate(labels)}
+    config.problem_type = "multi_label_classification" if multi_label else "single_label_classification"
+    model = wrap_classifier(AutoModelForSequenceClassification.from_config(config))
+    save_classifier(model, tokenizer, ModelInfo(task="classify"), folder)
+    if not with_spanqa_file:
+        (folder / SETTINGS_FILE).unlink()
+    return folder

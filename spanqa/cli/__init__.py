@@ -24,7 +24,7 @@ app = typer.Typer(
 )
 
 # Modules whose import registers their command on `app`.
-COMMAND_MODULES = ["ask", "index", "predict", "evaluate", "calibrate", "train", "serve", "export"]
+COMMAND_MODULES = ["ask", "index", "predict", "evaluate", "calibrate", "train", "serve", "export", "classify"]
 
 
 @app.callback()

@@ -163,8 +163,19 @@ def evaluate(
     backend: BackendOption = "auto",
     precision: PrecisionOption = "auto",
     threads: ThreadsOption = None,
+    task: Annotated[
+        str, typer.Option(help="reader (SQuAD data) or classify (a labelled .csv/.jsonl file and a classifier).")
+    ] = "reader",
+    text_column: Annotated[str, typer.Option(help="--task classify: the column holding the text.")] = "text",
+    text_pair_column: Annotated[
+        str | None, typer.Option(help="--task classify: the column holding the second text of a pair.")
+    ] = None,
+    label_column: Annotated[str, typer.Option(help="--task classify: the column holding the gold label.")] = "label",
 ) -> None:
     """Score predictions with the official SQuAD v1.1 / v2.0 metrics and write a report.
+
+    With --task classify: accuracy, macro/micro F1, per-class precision/recall and the confusion
+    matrix of a classifier (--model) on labelled data (spanqa evaluate --task classify data.csv --model M).
 
     The version is taken from the data file: v2.0 when it says so or any question has
     'is_impossible' or no gold answer, v1.1 otherwise. Questions without a prediction score 0 and
@@ -172,6 +183,16 @@ def evaluate(
     """
     from spanqa.evaluation.report import build_report, write_report_json
 
+    if task not in ("reader", "classify"):
+        raise InputError(f"--task must be reader or classify, got {task!r}")
+    if task == "classify":
+        from spanqa.cli.classify import evaluate_classifier
+
+        if predictions is not None:
+            raise InputError("--task classify scores a model: give --model PATH, not a PREDICTIONS file")
+        args = (data, model, text_column, text_pair_column, label_column, out, html, batch_size)
+        evaluate_classifier(*args, backend, precision, threads)
+        return
     _check_arguments(predictions, model, predictions_out, na_probs, na_prob_thresh)
     dataset = load_squad_json(data)
     answer_scores: dict[str, float] | None = None

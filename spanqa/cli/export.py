@@ -43,6 +43,12 @@ def export_command(
             f"int8 ONNX vs torch: max |logit difference| {result.int8_max_abs_diff:.2g}, best span agrees on "
             f"{result.int8_argmax_agreement:.0%} of the check windows (score int8 on your data: spanqa evaluate)"
         )
+    from spanqa.model.folder import model_task
+
+    if model_task(result.folder) == "classify":  # "best span" above reads "best label" for a classifier
+        folder = result.folder
+        typer.echo(f'load it with: Classifier.load("{folder}")  or  spanqa classify --model {folder} TEXT')
+        return
     typer.echo(
         f'load it with: Reader.load("{result.folder}")  or  spanqa ask --model {result.folder} --backend onnx '
         f"--precision {result.precision}"

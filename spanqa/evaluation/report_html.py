@@ -235,3 +235,70 @@ def write_report_html(
 ) -> None:
     """Write the self-contained report page atomically."""
     write_text_atomic(path, render_html(evaluation, report, title))
+
+
+# ------------------------------------------------------------- classification (spanqa evaluate --task classify)
+def _confusion_plot(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> str:
+    size = max(3.0, 0.7 * len(labels) + 2.0)
+    figure = _figure(size + 1.0, size)
+    axes = figure.add_subplot()
+    image = axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    axes.set_yticks(range(len(labels)), labels)
+    axes.set_xlabel("predicted label")
+    axes.set_ylabel("gold label")
+    top = max((max(row) for row in matrix), default=0)
+    for i, row in enumerate(matrix):
+        for j, count in enumerate(row):
+            axes.text(j, i, str(count), ha="center", va="center", color="white" if count > top / 2 else "black")
+    figure.colorbar(image, ax=axes)
+    return _png(figure)
+
+
+def render_classification_html(report: Mapping[str, Any], title: str = "spanqa classification evaluation") -> str:
+    """The classification report page: summary, per-class precision/recall/F1, the confusion matrix (table and plot)."""
+    metrics = report["metrics"]
+    summary = _table(
+        ["metric", "value"],
+        [[name, metrics[name]] for name in ("total", "accuracy", "macro_f1", "micro_f1")],
+        [False, True],
+    )
+    per_class = _table(
+        ["label", "precision", "recall", "F1", "support"],
+        [
+            [html.escape(label), row["precision"], row["recall"], row["f1"], row["support"]]
+            for label, row in metrics["per_class"].items()
+        ],
+        [False, True, True, True, True],
+    )
+    sources = "".join(
+        f"<li>{html.escape(name)}: <code>{html.escape(str(value))}</code></li>"
+        for name, value in (report.get("sources") or {}).items()
+    )
+    sections = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<ul>{sources}</ul>" if sources else "",
+        f'<section id="summary"><h2>Summary</h2>{summary}</section>',
+        f'<section id="per-class"><h2>Per class</h2>{per_class}</section>',
+    ]
+    matrix = metrics.get("confusion_matrix")
+    if matrix is not None:
+        labels = metrics["labels"]
+        table = _table(
+            ["gold \\ predicted", *labels],
+            [[html.escape(label), *row] for label, row in zip(labels, matrix, strict=True)],
+            [False, *([True] * len(labels))],
+        )
+        plot = _confusion_plot(labels, matrix)
+        sections.append(f'<section id="confusion-matrix"><h2>Confusion matrix</h2>{table}{plot}</section>')
+    body = "\n".join(part for part in sections if part)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
+
+
+def write_classification_html(
+    path: str | os.PathLike[str], report: Mapping[str, Any], title: str = "spanqa classification evaluation"
+) -> None:
+    write_text_atomic(path, render_classification_html(report, title))

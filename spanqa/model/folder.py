@@ -21,7 +21,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from spanqa.errors import ConfigError, InputError, ModelFolderError
 from spanqa.fileio import write_json_atomic
@@ -42,6 +42,11 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 # int8 is first because it was measured within the accuracy budget (see bench/speed.py reports).
 AUTO_ONNX_ORDER = ("int8", "fp32")
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+# What a folder's model does: "reader" (extractive QA, the default: folders without a task field are
+# readers) or "classify" (sequence classification, spanqa.classify). Written to spanqa.json only when
+# not "reader", so reader folders stay as they were.
+Task = Literal["reader", "classify"]
+TASKS = ("reader", "classify")
 # What users type for the shipped model (`--model default`, `Reader.load("default")`).
 DEFAULT_MODEL_NAME = "default"
 
@@ -61,6 +66,7 @@ class ModelInfo:
     head: HeadType = "linear"
     settings: ReaderSettings = dataclasses.field(default_factory=ReaderSettings)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    task: Task = "reader"
 
     def replace(self, **changes: Any) -> ModelInfo:
         return dataclasses.replace(self, **changes)
@@ -84,12 +90,59 @@ def read_model_info(folder: str | os.PathLike[str]) -> ModelInfo:
         settings = ReaderSettings.from_dict(payload.get("reader", {}))
     except ConfigError as error:
         raise ModelFolderError(f"{path}: {error}") from error
-    extra = {k: v for k, v in payload.items() if k not in ("head", "reader")}
-    return ModelInfo(head=head, settings=settings, extra=extra)
+    task = payload.get("task", "reader")
+    if task not in TASKS:
+        raise ModelFolderError(f"{path}: task must be one of {', '.join(TASKS)}, got {task!r}")
+    extra = {k: v for k, v in payload.items() if k not in ("head", "reader", "task")}
+    return ModelInfo(head=head, settings=settings, extra=extra, task=task)
 
 
 def model_info_payload(info: ModelInfo) -> dict[str, Any]:
-    return {"head": info.head, "reader": info.settings.to_dict(), **info.extra}
+    task = {} if info.task == "reader" else {"task": info.task}
+    return {**task, "head": info.head, "reader": info.settings.to_dict(), **info.extra}
+
+
+def model_task(folder: str | os.PathLike[str]) -> Task:
+    """What the model in `folder` does: spanqa.json's task, else config.json's architecture, else "reader".
+
+    A plain Hugging Face folder (no spanqa.json) is a classifier when its architecture is a
+    ...ForSequenceClassification, so `Classifier.load` takes any such folder as it is.
+    """
+    folder = Path(folder)
+    if (folder / SETTINGS_FILE).exists():
+        payload = json.loads((folder / SETTINGS_FILE).read_text(encoding="utf-8") or "{}")
+        if isinstance(payload, dict) and "task" in payload:
+            return read_model_info(folder).task
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return "reader"  # the loaders name what is wrong with a missing or broken config.json
+    architectures = config.get("architectures") if isinstance(config, dict) else None
+    if isinstance(architectures, list) and any(str(a).endswith("ForSequenceClassification") for a in architectures):
+        return "classify"
+    return "reader"
+
+
+def check_task(path: str | os.PathLike[str] | None, expected: Task) -> None:
+    """A ModelFolderError, naming the command that runs it, when the folder at `path` holds another task's model."""
+    folder = local_folder(path)
+    if folder is None or not (folder / "config.json").exists():
+        return  # a Hub id, or a folder the loader will reject with its own message
+    try:
+        found = model_task(folder)
+    except json.JSONDecodeError:
+        return  # read_model_info names the broken spanqa.json
+    if found == expected:
+        return
+    if found == "classify":
+        raise ModelFolderError(
+            f"{folder} is a text classifier, not a question-answering model: run it with "
+            f"`spanqa classify --model {folder} TEXT` (Python: spanqa.Classifier.load)"
+        )
+    raise ModelFolderError(
+        f"{folder} is a question-answering model, not a text classifier: run it with `spanqa ask --model {folder}` "
+        "(Python: spanqa.Reader.load), or train a classifier with `spanqa train --task classify`"
+    )
 
 
 def write_model_info(folder: str | os.PathLike[str], info: ModelInfo) -> None:

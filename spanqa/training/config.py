@@ -51,6 +51,13 @@ class TrainConfig:
     log_every: int = setting(10, help="Log every N steps.")
     max_train_examples: int | None = setting(None, help="Use the first N questions only.")
     progress: bool = setting(True, help="Show a progress bar.")
+    task: Literal["reader", "classify"] = setting(
+        "reader", help="reader (extractive QA on SQuAD JSON) or classify (text classification on .csv/.jsonl)."
+    )
+    text_column: str | None = setting(None, help="--task classify: the column holding the text.")
+    text_pair_column: str | None = setting(None, help="--task classify: the column holding the second text of a pair.")
+    label_column: str | None = setting(None, help="--task classify: the column holding the label.")
+    multi_label: bool = setting(False, help="--task classify: several labels per text ('a|b' in the label column).")
 
     def __post_init__(self) -> None:
         positive = ["lr", "batch_size", "grad_accum", "max_seq_len", "save_every", "keep_last", "log_every"]
@@ -75,6 +82,10 @@ class TrainConfig:
             raise ConfigError(f"--eval-every must be positive, got {self.eval_every}")
         if not self.train_files:
             raise ConfigError("give at least one --train file")
+        if self.task not in ("reader", "classify"):
+            raise ConfigError(f"--task must be reader or classify, got {self.task!r}")
+        if self.task == "classify" and (not self.text_column or not self.label_column):
+            raise ConfigError("--task classify needs --text-column and --label-column (the columns of --train)")
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
@@ -84,7 +95,9 @@ class TrainConfig:
     def check_resumable_from(self, saved: dict[str, Any]) -> None:
         """Refuse to resume a checkpoint saved with `saved` (its config dict) if that changes what is learnt."""
         current = self.to_dict()
-        changed = [name for name in self.RESUME_INVARIANTS if saved.get(name) != current.get(name)]
+        # A checkpoint written before a setting existed holds that setting's default.
+        defaults = {field.name: field.default for field in dataclasses.fields(self)}
+        changed = [name for name in self.RESUME_INVARIANTS if saved.get(name, defaults[name]) != current.get(name)]
         if changed:
             details = ", ".join(f"{name}: {saved.get(name)!r} -> {current.get(name)!r}" for name in changed)
             raise ConfigError(f"--resume with different settings than the checkpoint ({details}): use the same ones")
@@ -103,4 +116,9 @@ class TrainConfig:
         "head",
         "negatives",
         "max_question_len",
+        "task",
+        "text_column",
+        "text_pair_column",
+        "label_column",
+        "multi_label",
     )

@@ -33,6 +33,7 @@ from spanqa.model.heads import span_loss
 from spanqa.model.torch_io import load_model, save_model
 from spanqa.settings import ReaderSettings
 from spanqa.training.checkpoint import Checkpointer, Position, latest_checkpoint, load_latest_readable, set_rng_state
+from spanqa.training.classify_task import ClassificationTask
 from spanqa.training.config import TrainConfig
 from spanqa.training.data import PreparationSummary, prepare_training_windows
 from spanqa.training.evaluate import TrainingEvaluation
@@ -119,11 +120,17 @@ def train(config: TrainConfig, resume: bool = False, echo: Say = print) -> dict[
     )
 
     set_seed(config.seed)
-    loaded = load_model(config.base, head=config.head, for_training=True)
-    settings = ReaderSettings(
-        max_seq_len=config.max_seq_len, doc_stride=config.doc_stride, max_question_len=config.max_question_len
-    )
-    data = _prepare_data(config, loaded.tokenizer, settings, say)
+    # --task classify swaps in its model, data, loss, evaluation and saved folder; the loop is the same.
+    classify = ClassificationTask(config, say) if config.task == "classify" else None
+    if classify is not None:
+        loaded = classify.load()
+        data = classify.prepare(loaded.tokenizer)
+    else:
+        loaded = load_model(config.base, head=config.head, for_training=True)
+        settings = ReaderSettings(
+            max_seq_len=config.max_seq_len, doc_stride=config.doc_stride, max_question_len=config.max_question_len
+        )
+        data = _prepare_data(config, loaded.tokenizer, settings, say)
     global_batch = config.batch_size * accelerator.num_processes
     total_steps = _total_steps(config, data, global_batch)
 
@@ -136,16 +143,21 @@ def train(config: TrainConfig, resume: bool = False, echo: Say = print) -> dict[
     if rng is not None:
         set_rng_state(rng)
 
-    info = ModelInfo(head=config.head, settings=settings, extra={"training": config.to_dict()})
+    training = {"training": config.to_dict()}
+    info = classify.info() if classify else ModelInfo(head=config.head, settings=settings, extra=training)
     run_log = RunLog(folders.logs, main)
     if main and state is None:
         _log_run_start(run_log, folders.logs, data, total_steps)
     last_saved_step = position.step if state is not None else None
     checkpointer = Checkpointer(accelerator, model, optimizer, schedule, folders.checkpoints, config, last_saved_step)
-    evaluation = TrainingEvaluation(config, accelerator, model, loaded.tokenizer, info, run_log, say)
+    evaluation = (
+        classify.evaluation(accelerator, model, loaded.tokenizer, info, run_log)
+        if classify
+        else TrainingEvaluation(config, accelerator, model, loaded.tokenizer, info, run_log, say)
+    )
     loop = StepLoop(
         config=config,
-        step=TrainingStep(accelerator, model, optimizer, schedule, config, data),
+        step=TrainingStep(accelerator, model, optimizer, schedule, config, data, classify.loss if classify else None),
         step_log=StepLog(run_log, accelerator, schedule, config, total_steps, position.step),
         evaluation=evaluation,
         checkpointer=checkpointer,
@@ -163,7 +175,8 @@ def train(config: TrainConfig, resume: bool = False, echo: Say = print) -> dict[
     if evaluation.due_at_end(position.step):
         position.best_f1 = evaluation.evaluate(position.step, position.best_f1)
     if main:
-        save_model(accelerator.unwrap_model(model), loaded.tokenizer, info, folders.out, keep_other_files=True)
+        save = classify.save if classify else save_model
+        save(accelerator.unwrap_model(model), loaded.tokenizer, info, folders.out, keep_other_files=True)
         say(f"model saved to {folders.out}")
     run_log.close()
     accelerator.wait_for_everyone()
@@ -286,7 +299,10 @@ def _log_run_start(run_log: RunLog, logdir: Path, data: TrainingData, total_step
 class TrainingStep:
     """Forward, loss and backward on this process's slice of a global batch; then the optimiser step."""
 
-    def __init__(self, accelerator, model, optimizer, schedule, config: TrainConfig, data: TrainingData) -> None:
+    def __init__(
+        self, accelerator, model, optimizer, schedule, config: TrainConfig, data: TrainingData, loss_of=None
+    ) -> None:
+        self.loss_of = loss_of  # (model, batch) -> loss for another task (classify); None: the span loss
         self.accelerator = accelerator
         self.model = model
         self.optimizer = optimizer
@@ -303,6 +319,10 @@ class TrainingStep:
         skip_sync = not ends_step and accelerator.num_processes > 1
         sync = accelerator.no_sync(self.model) if skip_sync else contextlib.nullcontext()
         with sync, accelerator.autocast():
+            if self.loss_of is not None:
+                loss = self.loss_of(self.model, batch)
+                accelerator.backward(loss / config.grad_accum)
+                return float(loss.detach()) / config.grad_accum
             start_logits, end_logits = self.model(
                 batch["input_ids"],
                 batch["attention_mask"],

@@ -14,14 +14,22 @@ from typing import Any
 
 from spanqa.errors import InputError
 from spanqa.inference.runtime.base import Runtime
-from spanqa.model.folder import ModelInfo, onnx_model_file, read_model_info, resolve_backend, shipped_if_default
+from spanqa.model.folder import (
+    ModelInfo,
+    Task,
+    check_task,
+    onnx_model_file,
+    read_model_info,
+    resolve_backend,
+    shipped_if_default,
+)
 
 __all__ = ["LoadedRuntime", "Runtime", "load_runtime"]
 
 
 @dataclass(frozen=True)
 class LoadedRuntime:
-    runtime: Runtime
+    runtime: Runtime  # a ClassifierRuntime (base.py) when the folder's task is "classify"
     tokenizer: Any  # a SpanTokenizer or a transformers fast tokenizer
     info: ModelInfo
     folder: Path
@@ -35,27 +43,39 @@ def load_runtime(
     device: str = "cpu",
     threads: int | None = None,
     spin_wait: bool = True,
+    task: Task = "reader",
 ) -> LoadedRuntime:
-    """Load `path` (None or "default": the default model) on the back-end `resolve_backend` picks for it."""
+    """Load `path` (None or "default": the default model) on the back-end `resolve_backend` picks for it.
+
+    `task` is what the caller runs ("reader" or "classify"): a folder of the other task is one clear error.
+    """
     path = shipped_if_default(path)
+    check_task(path, task)
     backend, precision = resolve_backend(path, backend, precision)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise InputError(f"threads must be a positive integer, got {threads!r}")
     if backend == "onnx":
         if device != "cpu":
             raise InputError(f"the onnx backend runs on the CPU only, not {device!r}: use backend 'torch'")
-        return _load_onnx(path, precision, threads, spin_wait)
+        return _load_onnx(path, precision, threads, spin_wait, task)
     if backend == "torch":
+        if task == "classify":
+            return _load_torch_classifier(path, precision, device, threads)
         return _load_torch(path, precision, device, threads)
     raise InputError(f"backend must be 'torch' or 'onnx', got {backend!r}")
 
 
-def _load_onnx(path, precision: str, threads: int | None, spin_wait: bool) -> LoadedRuntime:
+def _load_onnx(path, precision: str, threads: int | None, spin_wait: bool, task: Task = "reader") -> LoadedRuntime:
     from spanqa.inference.runtime.onnx import OnnxRuntime
 
     folder, precision, model_file = onnx_model_file(path, precision)
     info = read_model_info(folder)
     tokenizer = _folder_tokenizer(folder)
+    if task == "classify":
+        from spanqa.inference.runtime.classifier import OnnxClassifierRuntime
+
+        runtime = OnnxClassifierRuntime(model_file, precision=precision, threads=threads, spin_wait=spin_wait)
+        return LoadedRuntime(runtime, tokenizer, info.replace(task="classify"), folder)
     runtime = OnnxRuntime(model_file, precision=precision, threads=threads, spin_wait=spin_wait)
     return LoadedRuntime(runtime, tokenizer, info, folder)
 
@@ -70,6 +90,19 @@ def _load_torch(path, precision: str, device: str, threads: int | None) -> Loade
 
         torch.set_num_threads(threads)
     runtime = TorchRuntime(loaded.model, precision=precision, device=device)
+    return LoadedRuntime(runtime, loaded.tokenizer, loaded.info, loaded.path)
+
+
+def _load_torch_classifier(path, precision: str, device: str, threads: int | None) -> LoadedRuntime:
+    from spanqa.inference.runtime.classifier import TorchClassifierRuntime
+    from spanqa.model.classifier_io import load_classifier_model
+
+    loaded = load_classifier_model(path)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    runtime = TorchClassifierRuntime(loaded.model, precision=precision, device=device)
     return LoadedRuntime(runtime, loaded.tokenizer, loaded.info, loaded.path)
 
 

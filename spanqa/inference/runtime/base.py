@@ -24,3 +24,14 @@ class Runtime(Protocol):
     def run(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """[B, L] arrays in -> start logits [B, L] and end logits [B, L] or [B, L, L]."""
         ...
+
+
+class ClassifierRuntime(Protocol):
+    """What a sequence-classification back-end provides to spanqa.classify (same batches, one output)."""
+
+    precision: str
+    batch_independent: bool
+
+    def run(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """[B, L] arrays in -> logits [B, C] (C: the folder's labels)."""
+        ...

@@ -49,6 +49,11 @@ class OnnxRuntime:
         self.output_names = [node.name for node in self.session.get_outputs()]
 
     def run(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        start_logits, end_logits = self.outputs(batch, self.output_names[:2])
+        return start_logits, end_logits
+
+    def outputs(self, batch: dict[str, np.ndarray], names: list[str] | None = None) -> list[np.ndarray]:
+        """The model's outputs `names` (None: all of them) as float32 arrays, for any ONNX model spanqa exports."""
         # input_ids/attention_mask/token_type_ids: [B, L] int64
         feed = {name: np.ascontiguousarray(batch[name], dtype=np.int64) for name in self.input_names if name in batch}
         missing = [name for name in self.input_names if name not in feed]
@@ -57,8 +62,8 @@ class OnnxRuntime:
                 feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
             else:
                 raise InputError(f"the ONNX model needs the input(s) {', '.join(missing)}, which the batch lacks")
-        start_logits, end_logits = self.session.run(self.output_names[:2], feed)
-        return start_logits.astype(np.float32, copy=False), end_logits.astype(np.float32, copy=False)
+        arrays = self.session.run(names or self.output_names, feed)
+        return [array.astype(np.float32, copy=False) for array in arrays]
 
 
 def _import_onnxruntime() -> Any:

@@ -37,7 +37,7 @@ import numpy as np
 
 from spanqa.errors import InputError, ModelFolderError
 from spanqa.fileio import staged_folder
-from spanqa.model.folder import ONNX_FILES, SETTINGS_FILE, model_info_payload, weights_fingerprint
+from spanqa.model.folder import ONNX_FILES, SETTINGS_FILE, model_info_payload, model_task, weights_fingerprint
 
 OPSET = 17
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
@@ -45,6 +45,9 @@ INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 BERT_LIKE = ("bert", "roberta", "xlm-roberta", "electra", "camembert", "mpnet")
 # Node-name fragments kept in fp32 by the int8 quantisation: the span heads.
 KEEP_FP32 = ("qa_outputs", "pointer")
+# ... and the classification heads (BERT's classifier, RoBERTa's classifier.dense/out_proj, DistilBERT's
+# pre_classifier + classifier) when the folder is a sequence classifier (one output: logits [B, C]).
+CLASSIFIER_KEEP_FP32 = ("classifier",)
 CHECK_PAIRS = (
     ("Who wrote the report?", "The report was written by Ada Lovelace in 1843, after months of work."),
     (
@@ -86,7 +89,13 @@ def export_onnx(
 
     began = time.perf_counter()
     destination = _check_destination(Path(model_dir), Path(out_dir).expanduser(), overwrite)
-    loaded = load_model(model_dir)
+    if model_task(model_dir) == "classify":
+        from spanqa.model.classifier_io import load_classifier_model
+
+        loaded = load_classifier_model(model_dir)
+        keep_fp32 = CLASSIFIER_KEEP_FP32 if keep_fp32 == KEEP_FP32 else keep_fp32
+    else:
+        loaded = load_model(model_dir)
     with staged_folder(destination) as staging:
         check_batch = _check_batch(loaded.tokenizer)
         with _quiet():
@@ -187,14 +196,15 @@ def _torch_logits(model, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.n
     import torch
 
     with torch.inference_mode():
-        start, end = model(**{name: torch.from_numpy(array) for name, array in batch.items()})
-    return start.float().numpy(), end.float().numpy()
+        outputs = model(**{name: torch.from_numpy(array) for name, array in batch.items()})
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)  # a classifier's logits [B, C] alone
+    return tuple(output.float().numpy() for output in outputs)
 
 
 def _onnx_logits(path: Path, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     from spanqa.inference.runtime.onnx import OnnxRuntime
 
-    return OnnxRuntime(path, threads=1).run(batch)
+    return tuple(OnnxRuntime(path, threads=1).outputs(batch))
 
 
 def _valid(end: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -205,6 +215,8 @@ def _valid(end: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def _max_abs_diff(got: tuple[np.ndarray, np.ndarray], expected: tuple[np.ndarray, np.ndarray], batch) -> float:
     mask = batch["attention_mask"]
+    if len(expected) == 1:  # a classifier: logits [B, C], no positions
+        return float(np.abs(got[0] - expected[0]).max())
     start_diff = np.abs(got[0] - expected[0])[mask.astype(bool)].max()
     end_diff = np.abs(got[1] - expected[1])[_valid(expected[1], mask)].max()
     return float(max(start_diff, end_diff))
@@ -213,6 +225,8 @@ def _max_abs_diff(got: tuple[np.ndarray, np.ndarray], expected: tuple[np.ndarray
 def _argmax_agreement(got, expected, batch) -> float:
     """Share of windows whose best start token and best end token (over real tokens) agree."""
     mask = batch["attention_mask"].astype(bool)
+    if len(expected) == 1:  # a classifier: the best label of each text
+        return float(np.mean(got[0].argmax(axis=1) == expected[0].argmax(axis=1)))
     agree = []
     for row in range(mask.shape[0]):
         length = int(mask[row].sum())
@@ -242,7 +256,10 @@ def _positional(model, input_names: tuple[str, ...]):
 def _use_eager_attention(model) -> None:
     """Export the plain softmax(QK^T)V attention: the optimiser fuses it into one Attention node
     (QAttention in int8), which it cannot do with the SDPA graph transformers uses by default."""
-    backbone = model.qa if model.head_type == "linear" else model.encoder
+    if model.head_type == "classifier":
+        backbone = model.classifier_model
+    else:
+        backbone = model.qa if model.head_type == "linear" else model.encoder
     setter = getattr(backbone, "set_attn_implementation", None)
     if setter is None:
         return
@@ -257,10 +274,15 @@ def _torch_export(model, batch: dict[str, np.ndarray], path: Path) -> None:
     names = tuple(name for name in INPUT_NAMES if name in batch)
     token_axes = {0: "batch", 1: "sequence"}
     dynamic_axes = {name: token_axes for name in names}
-    dynamic_axes["start_logits"] = token_axes
-    dynamic_axes["end_logits"] = (
-        {0: "batch", 1: "sequence", 2: "sequence"} if model.head_type == "pointer" else token_axes
-    )
+    if model.head_type == "classifier":
+        output_names = ["logits"]
+        dynamic_axes["logits"] = {0: "batch"}
+    else:
+        output_names = ["start_logits", "end_logits"]
+        dynamic_axes["start_logits"] = token_axes
+        dynamic_axes["end_logits"] = (
+            {0: "batch", 1: "sequence", 2: "sequence"} if model.head_type == "pointer" else token_axes
+        )
     inputs = tuple(torch.from_numpy(batch[name]) for name in names)
     with _quiet(), torch.inference_mode():
         torch.onnx.export(
@@ -268,7 +290,7 @@ def _torch_export(model, batch: dict[str, np.ndarray], path: Path) -> None:
             inputs,
             str(path),
             input_names=list(names),
-            output_names=["start_logits", "end_logits"],
+            output_names=output_names,
             dynamic_axes=dynamic_axes,
             opset_version=OPSET,
             do_constant_folding=True,
