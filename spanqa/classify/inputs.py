@@ -89,16 +89,3 @@ def encode_items(tokenizer, items: Sequence[Item], settings: ClassifierSettings)
                 )
             )
     return windows
-
-
-def pad_text_windows(windows: Sequence[TextWindow], pad_token_id: int) -> dict[str, np.ndarray]:
-    """[B, L] input_ids, attention_mask and token_type_ids, padded on the right to the longest window."""
-    length = max(w.length for w in windows)
-    input_ids = np.full((len(windows), length), pad_token_id, dtype=np.int64)
-    attention_mask = np.zeros((len(windows), length), dtype=np.int64)
-    token_type_ids = np.zeros((len(windows), length), dtype=np.int64)
-    for row, window in enumerate(windows):
-        input_ids[row, : window.length] = window.input_ids
-        attention_mask[row, : window.length] = 1
-        token_type_ids[row, : window.length] = window.token_type_ids
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spanqa.classify.inputs import TextWindow, pad_text_windows
+from spanqa.classify.inputs import TextWindow
 from spanqa.errors import InputError
-from spanqa.inference.features import length_sorted_batches
+from spanqa.inference.features import length_sorted_batches, pad_windows
 from spanqa.inference.runtime.base import ClassifierRuntime
 
 
@@ -44,7 +44,7 @@ def run_text_windows(
         batch_size = 1
     results: np.ndarray | None = None
     for indices in length_sorted_batches([w.length for w in windows], batch_size):
-        inputs = pad_text_windows([windows[i] for i in indices], pad_id)
+        inputs = pad_windows([windows[i] for i in indices], pad_id)
         logits = np.asarray(runtime.run(inputs), dtype=np.float32)  # [B, C]
         if results is None:
             results = np.zeros((len(windows), logits.shape[1]), dtype=np.float32)

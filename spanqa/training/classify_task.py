@@ -17,14 +17,16 @@ import torch
 from torch.nn import functional as F
 
 from spanqa.classify.data import LabelledText, read_labelled, split_labels
-from spanqa.classify.inputs import TextWindow, encode_items, pad_text_windows
+from spanqa.classify.inputs import TextWindow, encode_items
 from spanqa.classify.settings import ClassifierSettings
 from spanqa.errors import DataFileError
 from spanqa.evaluation.classification import check_known_labels, classification_metrics
+from spanqa.inference.features import pad_windows
 from spanqa.inference.pipeline import pad_token_id
 from spanqa.model.classifier_io import load_classifier_model, save_classifier
 from spanqa.model.folder import ModelInfo
 from spanqa.training.config import TrainConfig
+from spanqa.training.evaluate import TrainingEvaluation
 from spanqa.training.logs import RunLog
 
 
@@ -52,7 +54,7 @@ class ClassificationData:
     pad_id: int
 
     def tensors(self, indices: np.ndarray, device) -> dict[str, torch.Tensor]:
-        batch = pad_text_windows([self.windows[i] for i in indices], self.pad_id)
+        batch = pad_windows([self.windows[i] for i in indices], self.pad_id)
         tensors = {name: torch.from_numpy(array).to(device) for name, array in batch.items()}
         tensors["labels"] = torch.from_numpy(self.targets[indices]).to(device)
         return tensors
@@ -119,49 +121,23 @@ class ClassificationTask:
         return ClassificationEvaluation(self, accelerator, model, tokenizer, info, run_log)
 
 
-class ClassificationEvaluation:
-    """Macro F1 on --eval during training (main process); the best model is kept in OUT/best.
-
-    The same interface as training/evaluate.py's TrainingEvaluation: the loop calls both alike.
-    """
+class ClassificationEvaluation(TrainingEvaluation):
+    """Macro F1 on --eval during training (main process); the best model is kept in OUT/best."""
 
     def __init__(self, task: ClassificationTask, accelerator, model, tokenizer, info: ModelInfo, run_log: RunLog):
+        super().__init__(task.config, accelerator, model, tokenizer, info, run_log, task.say)
         self.task = task
-        self.config = task.config
-        self.accelerator = accelerator
-        self.model = model
-        self.tokenizer = tokenizer
-        self.info = info
-        self.run_log = run_log
 
-    def due_after_step(self, step: int) -> bool:
-        return bool(self.config.eval_file and self.config.eval_every and step % self.config.eval_every == 0)
+    def summary(self, metrics: dict[str, Any]) -> str:
+        return (
+            f"eval accuracy {metrics['accuracy']:.2f} macro F1 {metrics['macro_f1']:.2f} on {metrics['total']:,} rows"
+        )
 
-    def due_at_end(self, step: int) -> bool:
-        return bool(self.config.eval_file) and not self.due_after_step(step)
+    def save_best(self, step: int, metrics: dict[str, Any]) -> None:
+        info = self.info.replace(extra={**self.info.extra, "eval": {"step": step, **metrics}})
+        save_classifier(self.unwrapped(), self.tokenizer, info, Path(self.config.out) / "best")
 
-    def evaluate(self, step: int, best_f1: float | None) -> float | None:
-        was_training = self.model.training
-        self.accelerator.wait_for_everyone()
-        if self.accelerator.is_main_process:
-            metrics = self.score()
-            f1 = float(metrics["macro_f1"])
-            self.run_log.write(step, {"eval_accuracy": float(metrics["accuracy"]), "eval_macro_f1": f1})
-            self.task.say(
-                f"\nstep {step:,}: eval accuracy {metrics['accuracy']:.2f} macro F1 {f1:.2f} "
-                f"on {metrics['total']:,} rows"
-            )
-            if best_f1 is None or f1 > best_f1:
-                best_f1 = f1
-                info = self.info.replace(extra={**self.info.extra, "eval": {"step": step, **metrics}})
-                save_classifier(
-                    self.accelerator.unwrap_model(self.model), self.tokenizer, info, Path(self.config.out) / "best"
-                )
-        self.accelerator.wait_for_everyone()
-        self.model.train(was_training)
-        return best_f1
-
-    def score(self) -> dict[str, Any]:
+    def score(self) -> tuple[dict[str, Any], float, dict[str, float]]:
         from spanqa.classify.classifier import Classifier
         from spanqa.inference.runtime.classifier import TorchClassifierRuntime
 
@@ -170,7 +146,7 @@ class ClassificationEvaluation:
             rows = rows[: self.config.eval_limit]
         gold = [self.task.gold_labels(row) for row in rows]
         check_known_labels(gold, self.task.labels, self.config.eval_file or "--eval")
-        unwrapped = self.accelerator.unwrap_model(self.model)
+        unwrapped = self.unwrapped()
         runtime = TorchClassifierRuntime(
             unwrapped, precision=self.config.precision, device=str(self.accelerator.device)
         )
@@ -179,4 +155,6 @@ class ClassificationEvaluation:
         predicted = [
             [labels[0].label] if not classifier.multi_label else [x.label for x in labels] for labels in results
         ]
-        return classification_metrics(gold, predicted, self.task.labels)
+        metrics = classification_metrics(gold, predicted, self.task.labels)
+        macro_f1 = float(metrics["macro_f1"])
+        return metrics, macro_f1, {"eval_accuracy": float(metrics["accuracy"]), "eval_macro_f1": macro_f1}
