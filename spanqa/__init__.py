@@ -12,6 +12,7 @@ from spanqa.settings import ReaderSettings
 from spanqa.types import Answer, Example, Prediction
 
 if TYPE_CHECKING:
+    from spanqa.classify import Classifier
     from spanqa.data import load_squad
     from spanqa.evaluation.metrics import squad_metrics
     from spanqa.inference.reader import Reader
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Answer",
+    "Classifier",
     "ConfigError",
     "DataFileError",
     "Example",
@@ -35,6 +37,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 _LAZY = {
+    "Classifier": "spanqa.classify",
     "Reader": "spanqa.inference.reader",
     "load_squad": "spanqa.data",
     "pipeline": "spanqa.integrations.transformers_pipeline",

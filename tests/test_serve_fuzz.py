@@ -28,6 +28,8 @@ OPERATIONS = [
     ("POST", "/v1/explain"),
     ("GET", "/v1/index"),
     ("POST", "/v1/ask"),
+    ("GET", "/v1/classifier"),
+    ("POST", "/v1/classify"),
 ]
 BODY_OPERATIONS = [(method, path) for method, path in OPERATIONS if method == "POST"]
 KEY = "fuzz-key-0123456789abcdef"
@@ -44,16 +46,36 @@ def index_folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def api_schema(tiny_reader, index_folder):
+def tiny_classifier(tmp_path_factory):
+    """A tiny random text classifier, so that /v1/classify and /v1/classifier answer instead of 409."""
+    from tiny_model import build_tiny_classifier
+
+    from spanqa.classify import Classifier
+
+    folder = build_tiny_classifier(tmp_path_factory.mktemp("fuzz-classifier") / "tiny-classifier")
+    return Classifier.load(folder, precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def api_schema(tiny_reader, index_folder, tiny_classifier):
     # A generous context limit: a schema-valid context must be answered (the 413 for a longer one
     # is this server's limit, not the schema's, and has its own tests in test_serve.py).
-    app = create_app(tiny_reader, batch_wait_ms=0, max_context_chars=1_000_000, index=index_folder)
+    app = create_app(
+        tiny_reader, batch_wait_ms=0, max_context_chars=1_000_000, index=index_folder, classifier=tiny_classifier
+    )
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
 @pytest.fixture(scope="module")
-def keyed_schema(tiny_reader, index_folder):
-    app = create_app(tiny_reader, batch_wait_ms=0, max_context_chars=1_000_000, api_keys=[KEY], index=index_folder)
+def keyed_schema(tiny_reader, index_folder, tiny_classifier):
+    app = create_app(
+        tiny_reader,
+        batch_wait_ms=0,
+        max_context_chars=1_000_000,
+        api_keys=[KEY],
+        index=index_folder,
+        classifier=tiny_classifier,
+    )
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

@@ -90,12 +90,21 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _holds_classifier(model: str | None) -> bool:
+    """Whether --model / --classifier names a local folder holding a text classifier (None: the default reader)."""
+    from spanqa.model.folder import local_folder, model_task
+
+    folder = None if model is None else local_folder(model)
+    return folder is not None and model_task(folder) == "classify"
+
+
 @app.command(
     epilog="Example: spanqa serve --model models/minilm-squad --port 8000   "
     "(then open http://127.0.0.1:8000/ , or POST JSON to /v1/answer; the API is described at /docs).   "
     "With keys, a rate limit and TLS: SPANQA_API_KEYS=$(cat keys.txt | paste -sd,) spanqa serve --host 0.0.0.0 "
     "--rate-limit 10/s --ssl-certfile cert.pem --ssl-keyfile key.pem   "
-    "Over your documents: spanqa index ~/papers --index papers.index && spanqa serve --index papers.index"
+    "Over your documents: spanqa index ~/papers --index papers.index && spanqa serve --index papers.index   "
+    "With a text classifier too (POST /v1/classify): spanqa serve --model READER_DIR --classifier CLASSIFIER_DIR"
 )
 def serve(
     model: ModelOption = None,
@@ -105,6 +114,14 @@ def serve(
             "--index",
             help="An index folder made by `spanqa index`: adds POST /v1/ask (questions over those documents, "
             "answers cited by file and page) and a documents mode in the web page.",
+        ),
+    ] = None,
+    classifier: Annotated[
+        str | None,
+        typer.Option(
+            "--classifier",
+            help="A text-classification folder (`spanqa train --task classify`): adds POST /v1/classify beside the "
+            "reader. A classifier given as --model is served alone.",
         ),
     ] = None,
     host: Annotated[
@@ -165,8 +182,8 @@ def serve(
     log_format: Annotated[str, typer.Option(help="Log lines as text or json (one JSON object per line).")] = "text",
     access_log: Annotated[bool, typer.Option(help="Log one line per request (with its request id).")] = True,
 ) -> None:
-    """Serve the model over HTTP: POST /v1/answer, /v1/answer/batch, /v1/explain (and /v1/ask with --index);
-    a web page at /.
+    """Serve the model over HTTP: POST /v1/answer, /v1/answer/batch, /v1/explain (and /v1/ask with --index,
+    /v1/classify with --classifier or a classifier as --model); a web page at /.
 
     Requests from many clients are batched together; on Ctrl-C or SIGTERM the server stops
     accepting connections, finishes the requests in flight, answers what is queued and exits
@@ -202,10 +219,37 @@ def serve(
     keys = load_api_keys(api_key_file)
     api_keys = ApiKeys(keys) if keys else None
     # Open and load before binding: a bad --index or --model is one error line, and the port opens only when ready.
+    model_is_classifier = _holds_classifier(model)
+    if model_is_classifier and classifier is not None:
+        raise InputError(
+            f"--model {model} is a text classifier, and --classifier gives another: serve a reader with "
+            "--model READER_DIR --classifier CLASSIFIER_DIR, or a classifier alone with --model CLASSIFIER_DIR"
+        )
+    if classifier is not None and not _holds_classifier(classifier) and Path(classifier).is_dir():
+        raise InputError(
+            f"--classifier {classifier} is a question-answering model, not a text classifier: serve it with "
+            f"--model {classifier}, and give --classifier a folder trained with `spanqa train --task classify`"
+        )
     documents = None if index is None else ServedIndex.open(index)
-    reader = load_reader(model, backend, precision, threads, **SERVER_LOAD_OPTIONS)
+    served_classifier = None
+    if model_is_classifier or classifier is not None:
+        from spanqa.classify import Classifier
+
+        served_classifier = Classifier.load(
+            model if model_is_classifier else classifier,
+            backend=backend,
+            precision=precision,
+            threads=threads,
+            **SERVER_LOAD_OPTIONS,
+        )
+    reader = None if model_is_classifier else load_reader(model, backend, precision, threads, **SERVER_LOAD_OPTIONS)
     api = create_app(
-        reader, **dataclasses.asdict(limits), api_keys=api_keys, access_log=access_log, index=documents
+        served_classifier if reader is None else reader,
+        **dataclasses.asdict(limits),
+        api_keys=api_keys,
+        access_log=access_log,
+        index=documents,
+        classifier=None if reader is None else served_classifier,
     )
     sock = _listen(host, port)
     config = uvicorn.Config(
@@ -227,10 +271,13 @@ def serve(
     bound_port = sock.getsockname()[1]
     security = f"{len(api_keys)} API keys" if api_keys else "no API keys"
     documents_note = "" if documents is None else f"documents of {index} at POST /v1/ask; "
+    if served_classifier is not None:
+        documents_note += f"classifier {served_classifier.name} at POST /v1/classify; "
+    served = (served_classifier if reader is None else reader).name  # type: ignore[union-attr]
     say = _say_as_json if log_format == "json" else _say
     say(
         "info",
-        f"serving {reader.name} on {scheme}://{shown_host}:{bound_port}/ "
+        f"serving {served} on {scheme}://{shown_host}:{bound_port}/ "
         f"({security}; {documents_note}API docs at /docs; Ctrl-C to stop)",
     )
     if api_keys is None and not _is_loopback(host):

@@ -32,7 +32,7 @@ from spanqa.serve.schemas import (
     TokenHeat,
     WindowHeat,
 )
-from spanqa.serve.state import ServerState
+from spanqa.serve.state import ServerState, no_reader_error
 from spanqa.settings import ReaderSettings
 from spanqa.types import Answer, Query
 
@@ -43,6 +43,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for code, text in {
         400: "Invalid JSON.",
         401: "The server has API keys and the request has none, or a wrong one (see WWW-Authenticate).",
+        409: "The server does not serve this kind of model (a text classifier alone has no reader).",
         413: "Body or context too large.",
         415: "Content-Type is not application/json.",
         422: "A field is missing, mistyped or out of range.",
@@ -51,7 +52,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 # What a GET under /v1/ can answer besides 200.
-GET_ERROR_RESPONSES = {code: ERROR_RESPONSES[code] for code in (401, 429, 503)}
+GET_ERROR_RESPONSES = {code: ERROR_RESPONSES[code] for code in (401, 409, 429, 503)}
 
 router = APIRouter()
 
@@ -72,7 +73,9 @@ def server_state(request: Request) -> ServerState:
 async def ready_state(request: Request) -> Ready:
     """The dependency of every model endpoint: 503 not_ready (Retry-After: 5) until the model is loaded."""
     state = server_state(request)
-    if not state.ready or state.reader is None or state.batcher is None:
+    if not state.serves_reader:
+        raise no_reader_error()
+    if state.reader is None or state.batcher is None or not state.batcher.running:
         raise ApiError(503, "not_ready", "the model is not loaded yet: retry shortly", headers={"Retry-After": "5"})
     return Ready(state, state.reader, state.batcher)
 

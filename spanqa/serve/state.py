@@ -1,4 +1,4 @@
-"""What one server holds: its limits (`ServeConfig`) and, once started, its reader and batcher."""
+"""What one server holds: its limits (`ServeConfig`) and, once started, its reader and batcher, its classifier."""
 
 from __future__ import annotations
 
@@ -77,7 +77,11 @@ class ServeConfig:
 
 
 class ServerState:
-    """The reader (or where to load it from), the limits, and the batcher once the lifespan started it."""
+    """The reader (or where to load it from), the limits, and the batcher once the lifespan started it.
+
+    A server serves a reader, a text classifier (`spanqa serve --classifier`, routes_classify.py), or both:
+    `serves_reader` is False for a classifier alone, whose reader endpoints answer 409 `no_reader`.
+    """
 
     def __init__(
         self,
@@ -93,10 +97,27 @@ class ServerState:
         self.batcher: Batcher | None = None
         self.base_settings: ReaderSettings | None = None
         self.documents: ServedIndex | None = None  # the index of `spanqa serve --index` (routes_documents.py)
+        self.serves_reader = True
+        # The classifier (a loaded Classifier, or the folder to load at startup) and the one worker thread
+        # it runs on (a Batcher used only through `call`: the model is not thread-safe, and the queue is bounded).
+        self.classifier: Any = None
+        self.classifier_source: str | os.PathLike[str] | None = None
+        self.classifier_worker: Batcher | None = None
+
+    @property
+    def serves_classifier(self) -> bool:
+        return self.classifier is not None or self.classifier_source is not None
+
+    @property
+    def classifier_ready(self) -> bool:
+        worker = self.classifier_worker
+        return self.classifier is not None and worker is not None and worker.running
 
     @property
     def ready(self) -> bool:
-        return self.reader is not None and self.batcher is not None and self.batcher.running
+        """Every model this server serves is loaded and running."""
+        reader_ready = self.reader is not None and self.batcher is not None and self.batcher.running
+        return (reader_ready or not self.serves_reader) and (self.classifier_ready or not self.serves_classifier)
 
     def settings_for(self, request: AnswerRequest, field_prefix: str = "") -> ReaderSettings:
         """The reader settings for one request: 413 when its context is over max_context_chars."""
@@ -115,3 +136,13 @@ class ServerState:
             return self.base_settings.replace(**request.overrides())
         except ConfigError as error:
             raise api_error(error, field_prefix) from error
+
+
+def no_reader_error() -> ApiError:
+    """The 409 of the question-answering endpoints on a server that serves a text classifier alone."""
+    return ApiError(
+        409,
+        "no_reader",
+        "this server serves a text classifier only (POST /v1/classify): to answer questions too, start it with "
+        "`spanqa serve --model READER_DIR --classifier CLASSIFIER_DIR`",
+    )

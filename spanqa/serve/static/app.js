@@ -153,6 +153,8 @@ async function showModel() {
   try {
     const response = await fetch("v1/model", { headers: authHeaders() });
     if (response.ok) $("model-name").textContent = (await response.json()).name;
+    // a server that serves a text classifier alone answers 409 (no_reader): say so instead of a blank page
+    if (response.status === 409) setStatus((await response.json()).error.message, true);
     if (response.status === 401) {
       $("api-key-row").hidden = false;
       setStatus("this server needs an API key: type it in the API key field", true);
