@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from speedkit import REPO
-from speedkit.baseline import BASELINE_VENV, baseline_python
+from speedkit.baseline import BASELINE_VENV, baseline_python, run_baseline_script
 from speedkit.machine import machine
 
 DEFAULT_OUT = REPO / "reports" / "classify_speed.md"
@@ -110,18 +109,11 @@ def time_pipeline(args: argparse.Namespace, texts: list[Any], work: Path) -> dic
     texts_path, out_path = work / "texts.json", work / "baseline.json"
     texts_path.write_text(json.dumps([list(t) if isinstance(t, tuple) else t for t in texts * args.repeat]))
     model = (args.pipeline_model or args.model).expanduser().resolve()
-    command = [
-        str(python), str(REPO / "bench" / "classify_pipeline_baseline.py"), "--model", str(model),
-        "--texts", str(texts_path), "--out", str(out_path), "--batch-sizes", args.baseline_batch_sizes,
+    arguments = [
+        "--model", str(model), "--texts", str(texts_path), "--batch-sizes", args.baseline_batch_sizes,
         "--max-length", str(args.max_seq_len), "--runs", str(args.runs),
     ]  # fmt: skip
-    if args.threads is not None:
-        command += ["--threads", str(args.threads)]
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
-    if done.returncode != 0:
-        raise SystemExit(f"the pipeline baseline failed:\n{done.stderr[-3000:]}")
-    report = json.loads(out_path.read_text(encoding="utf-8"))
+    report = run_baseline_script(python, "classify_pipeline_baseline.py", arguments, args.threads, out_path)
     report["labels"] = report["labels"][: len(texts)]  # the first pass over the texts; the rest repeat them
     report["model"] = str(model)
     return report

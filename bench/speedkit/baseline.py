@@ -51,6 +51,18 @@ def baseline_python(venv: Path) -> Path:
     return python
 
 
+def run_baseline_script(python: Path, script: str, arguments: list[str], threads: int | None, out: Path) -> dict:
+    """Run bench/`script` in the baseline venv (offline, `--threads` passed on) and read the JSON it wrote to `out`."""
+    command = [str(python), str(REPO / "bench" / script), *arguments, "--out", str(out)]
+    if threads is not None:
+        command += ["--threads", str(threads)]
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
+    if done.returncode != 0:
+        raise RuntimeError(f"the baseline {script} failed:\n{done.stderr[-3000:]}")
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
 def run_baseline(
     model: Path,
     examples: list[Example],
@@ -64,19 +76,12 @@ def run_baseline(
     questions = [{"id": e.id, "question": e.question, "context": e.context} for e in examples]
     questions_path, out_path = work / "baseline-questions.json", work / "baseline-result.json"
     questions_path.write_text(json.dumps(questions), encoding="utf-8")
-    command = [
-        str(python), str(REPO / "bench" / "pipeline_baseline.py"), "--model", str(model),
-        "--questions", str(questions_path), "--out", str(out_path), "--batch-sizes", args.baseline_batch_sizes,
+    arguments = [
+        "--model", str(model), "--questions", str(questions_path), "--batch-sizes", args.baseline_batch_sizes,
         "--tune-limit", str(args.tune_limit), "--max-seq-len", str(settings.max_seq_len),
         "--doc-stride", str(settings.doc_stride), "--max-question-len", str(settings.max_question_len),
         "--max-answer-len", str(settings.max_answer_len),
     ]  # fmt: skip
-    if args.threads is not None:
-        command += ["--threads", str(args.threads)]
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
-    if done.returncode != 0:
-        raise RuntimeError(f"the pipeline baseline failed:\n{done.stderr[-2000:]}")
-    report = json.loads(out_path.read_text(encoding="utf-8"))
+    report = run_baseline_script(python, "pipeline_baseline.py", arguments, args.threads, out_path)
     report["exact"], report["f1"] = score(dataset, report.pop("predictions"))
     return report
