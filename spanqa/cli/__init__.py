@@ -16,7 +16,10 @@ from spanqa.errors import SpanQAError
 
 app = typer.Typer(
     name="spanqa",
-    help="Extractive question answering: ask (a text or your documents), index, predict, evaluate, calibrate, train, serve, export, classify.",
+    help=(
+        "Extractive question answering: ask (a text or your documents), index, predict, evaluate, calibrate, "
+        "train, serve, export, classify."
+    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
