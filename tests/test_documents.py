@@ -239,6 +239,26 @@ def test_an_index_of_another_format_version_is_refused_with_the_rebuild_command(
     assert rebuilt.counts()["files"] == 6
 
 
+def test_a_rebuild_replaces_the_index_whole_and_keeps_the_old_one_until_it_is_done(library, tmp_path, monkeypatch):
+    Index.build([library], tmp_path / "idx").close()
+    (library / "notes.txt").unlink()
+    import spanqa.documents.index as index_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # the user stops the rebuild halfway
+
+    with monkeypatch.context() as patch:
+        patch.setattr(index_module, "read_documents", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            Index.build([library], tmp_path / "idx", rebuild=True)
+    kept = Index.open(tmp_path / "idx")
+    assert kept.counts()["files"] == 6, "the old index is untouched"
+    assert [p.name for p in (tmp_path / "idx").iterdir()] == [DATABASE_FILE], "no staging copy is left behind"
+    kept.close()
+    rebuilt = Index.build([library], tmp_path / "idx", rebuild=True)
+    assert rebuilt.counts()["files"] == 5 and rebuilt.report.removed == []
+
+
 def test_a_file_that_is_not_an_index_is_refused(tmp_path):
     (tmp_path / "idx").mkdir()
     (tmp_path / "idx" / DATABASE_FILE).write_bytes(b"not a database at all, just text" * 10)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,9 +90,11 @@ def _hash(path: Path) -> str:
 class Index:
     """An index of documents on disk (a folder holding one SQLite database)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, excluded: Path | None = None) -> None:
         self.store = store
         self.folder = store.folder
+        # Never index the index itself (nor, while rebuilding, the folder the staging copy sits in).
+        self.excluded = (excluded or store.folder).resolve()
         self.report: IndexReport | None = None
 
     @classmethod
@@ -116,9 +119,27 @@ class Index:
         if destination.exists() and not destination.is_dir():
             raise InputError(f"--index {folder} is a file: give a folder for the index")
         if rebuild:
-            (destination / DATABASE_FILE).unlink(missing_ok=True)
+            return cls._rebuild(paths, destination, progress, max_passage_chars)
         index = cls(Store.create_or_open(destination))
         index.report = index.update(paths, progress=progress, max_passage_chars=max_passage_chars)
+        return index
+
+    @classmethod
+    def _rebuild(cls, paths, destination: Path, progress: bool, max_passage_chars: int) -> Index:
+        """A new index built beside the old one, then swapped in: until then the old one stays usable."""
+        destination.mkdir(parents=True, exist_ok=True)
+        # Hidden and inside the index folder, so the run never indexes its own staging copy.
+        staging = destination / f".rebuild-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            fresh = cls(Store.create_or_open(staging), excluded=destination)
+            report = fresh.update(paths, progress=progress, max_passage_chars=max_passage_chars)
+            fresh.close()
+            os.replace(staging / DATABASE_FILE, destination / DATABASE_FILE)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        index = cls.open(destination)
+        index.report = report
         return index
 
     def update(
@@ -128,7 +149,7 @@ class Index:
         max_passage_chars: int = MAX_PASSAGE_CHARS,
     ) -> IndexReport:
         """Bring the index in line with `paths`; each file's change is committed on its own."""
-        files = _files_under(paths, self.folder.resolve())
+        files = _files_under(paths, self.excluded)
         known = self.store.file_states()
         report = IndexReport(files_seen=len(files))
         for path in _progress(files, progress):
