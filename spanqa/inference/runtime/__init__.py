@@ -59,9 +59,7 @@ def load_runtime(
             raise InputError(f"the onnx backend runs on the CPU only, not {device!r}: use backend 'torch'")
         return _load_onnx(path, precision, threads, spin_wait, task)
     if backend == "torch":
-        if task == "classify":
-            return _load_torch_classifier(path, precision, device, threads)
-        return _load_torch(path, precision, device, threads)
+        return _load_torch(path, precision, device, threads, task)
     raise InputError(f"backend must be 'torch' or 'onnx', got {backend!r}")
 
 
@@ -80,29 +78,20 @@ def _load_onnx(path, precision: str, threads: int | None, spin_wait: bool, task:
     return LoadedRuntime(runtime, tokenizer, info, folder)
 
 
-def _load_torch(path, precision: str, device: str, threads: int | None) -> LoadedRuntime:
-    from spanqa.inference.runtime.torch import TorchRuntime
-    from spanqa.model.torch_io import load_model
+def _load_torch(path, precision: str, device: str, threads: int | None, task: Task = "reader") -> LoadedRuntime:
+    if task == "classify":
+        from spanqa.inference.runtime.classifier import TorchClassifierRuntime as runtime_class
+        from spanqa.model.classifier_io import load_classifier_model as load
+    else:
+        from spanqa.inference.runtime.torch import TorchRuntime as runtime_class
+        from spanqa.model.torch_io import load_model as load
 
-    loaded = load_model(path)
+    loaded = load(path)
     if threads is not None:
         import torch
 
         torch.set_num_threads(threads)
-    runtime = TorchRuntime(loaded.model, precision=precision, device=device)
-    return LoadedRuntime(runtime, loaded.tokenizer, loaded.info, loaded.path)
-
-
-def _load_torch_classifier(path, precision: str, device: str, threads: int | None) -> LoadedRuntime:
-    from spanqa.inference.runtime.classifier import TorchClassifierRuntime
-    from spanqa.model.classifier_io import load_classifier_model
-
-    loaded = load_classifier_model(path)
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
-    runtime = TorchClassifierRuntime(loaded.model, precision=precision, device=device)
+    runtime = runtime_class(loaded.model, precision=precision, device=device)
     return LoadedRuntime(runtime, loaded.tokenizer, loaded.info, loaded.path)
 
 
