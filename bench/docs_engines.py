@@ -17,22 +17,21 @@ from typing import Any
 
 import numpy as np
 
-from spanqa.documents.store import query_terms
+from spanqa.documents.store import FTS5_TOKENIZER, match_expression, query_terms
 
 Search = Callable[[str, int], list[int]]  # question, k -> passage numbers, best first
 
 
 def fts5(texts: Sequence[str], folder: Path) -> Search:
     connection = sqlite3.connect(folder / "fts5.sqlite3")
-    connection.execute("CREATE VIRTUAL TABLE p USING fts5(text, tokenize = 'porter unicode61 remove_diacritics 2')")
+    connection.execute(f"CREATE VIRTUAL TABLE p USING fts5(text, tokenize = '{FTS5_TOKENIZER}')")
     with connection:
         connection.executemany("INSERT INTO p (rowid, text) VALUES (?, ?)", enumerate(texts))
 
     def search(question: str, k: int) -> list[int]:
-        terms = query_terms(question)
-        if not terms:
+        match = match_expression(question)
+        if match is None:
             return []
-        match = " OR ".join(f'"{t}"' for t in terms)
         rows = connection.execute("SELECT rowid FROM p WHERE p MATCH ? ORDER BY bm25(p) LIMIT ?", (match, k))
         return [row[0] for row in rows]
 

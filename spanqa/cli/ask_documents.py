@@ -7,7 +7,6 @@ answer highlighted; `--json` prints the answers with every citation field.
 from __future__ import annotations
 
 import json
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -15,18 +14,18 @@ from pathlib import Path
 import typer
 
 from spanqa.documents import DocumentAnswers, Index
+from spanqa.documents.passages import SENTENCE_END
 from spanqa.errors import InputError
 
-# The sentence around an answer: from the last sentence end before it to the next one after it.
-_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+|\n")
 SENTENCE_LIMIT = 300
 
 
 def _sentence_bounds(passage: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence around an answer: from the last sentence end before it to the next one after it."""
     begin = 0
-    for match in _SENTENCE_END.finditer(passage, 0, start):
+    for match in SENTENCE_END.finditer(passage, 0, start):
         begin = match.end()
-    after = _SENTENCE_END.search(passage, end)
+    after = SENTENCE_END.search(passage, end)
     finish = after.start() + 1 if after else len(passage)
     return max(begin, start - SENTENCE_LIMIT), min(finish, end + SENTENCE_LIMIT)
 

@@ -19,7 +19,7 @@ MAX_PASSAGE_CHARS = 1000
 PARAGRAPH_END_CHARS = 400
 
 # A sentence ends after . ! ? (and closing quotes/brackets) followed by space; a line ends at a newline.
-_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+|\n\s*")
+SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+|\n\s*")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
@@ -34,7 +34,7 @@ class PassageSpan:
 def _pieces(text: str) -> Iterator[tuple[int, int, bool]]:
     """Sentence-or-line pieces as (start, end, paragraph_ends_here); trailing whitespace stays in the piece."""
     start = 0
-    for match in _SENTENCE_END.finditer(text):
+    for match in SENTENCE_END.finditer(text):
         end = match.end()
         yield start, end, bool(_PARAGRAPH_BREAK.search(match.group()))
         start = end

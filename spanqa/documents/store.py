@@ -28,7 +28,9 @@ DATABASE_FILE = "index.sqlite3"
 # Bumped whenever the tables change meaning; an index of another format is refused, not misread.
 FORMAT_VERSION = 1
 
-_SCHEMA = """
+# English stemming (porter) over Unicode words, accents folded: "Québec" finds "quebec", "defeated" finds "defeat".
+FTS5_TOKENIZER = "porter unicode61 remove_diacritics 2"
+_SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE files (
   path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL
@@ -43,7 +45,7 @@ CREATE TABLE passages (
   page INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL
 );
 CREATE INDEX passages_by_document ON passages(document_id);
-CREATE VIRTUAL TABLE passages_fts USING fts5(text, tokenize = 'porter unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE passages_fts USING fts5(text, tokenize = '{FTS5_TOKENIZER}');
 """
 
 # Words so common that matching them says nothing about a passage; leaving them out of the
@@ -115,6 +117,12 @@ def query_terms(question: str) -> list[str]:
     words = [word.lower() for word in _WORD.findall(question)]
     kept = [word for word in words if word not in STOPWORDS] or words
     return list(dict.fromkeys(kept))
+
+
+def match_expression(question: str) -> str | None:
+    """The FTS5 MATCH expression for a question: its words OR-ed, each quoted (None: no words)."""
+    terms = query_terms(question)
+    return " OR ".join(f'"{term}"' for term in terms) if terms else None
 
 
 class Store:
@@ -260,10 +268,9 @@ class Store:
 
     def search(self, question: str, k: int) -> list[StoredPassage]:
         """The k passages BM25 ranks highest for the question's words (best first)."""
-        terms = query_terms(question)
-        if not terms:
+        match = match_expression(question)
+        if match is None:
             return []
-        match = " OR ".join(f'"{term}"' for term in terms)
         rows = self.connection.execute(
             "SELECT passages_fts.rowid, bm25(passages_fts) AS rank FROM passages_fts "
             "WHERE passages_fts MATCH ? ORDER BY rank LIMIT ?",
