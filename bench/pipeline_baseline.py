@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
-import warnings
+
+from old_transformers import quiet_pipeline_factory
 
 
 def answer_all(qa, questions: list[dict], batch_size: int, settings: dict) -> list[dict]:
@@ -41,15 +41,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's).")
     args = parser.parse_args()
 
-    warnings.simplefilter("ignore")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    pipeline = quiet_pipeline_factory(args.threads)
     import torch
     import transformers
-    from transformers import pipeline
-
-    transformers.logging.set_verbosity_error()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
     with open(args.questions, encoding="utf-8") as handle:
         questions = json.load(handle)
     settings = {
