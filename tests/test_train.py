@@ -122,6 +122,31 @@ def test_resume_settings_must_match(tmp_path):
     config.check_resumable_from(config.to_dict())
     with pytest.raises(ConfigError, match="lr"):
         config.check_resumable_from({**config.to_dict(), "lr": 1.0})
+    # a checkpoint saved before --exclude and --hard-negatives existed resumes under their defaults
+    older = {k: v for k, v in config.to_dict().items() if k not in ("exclude_files", "hard_negatives")}
+    config.check_resumable_from(older)
+    with pytest.raises(ConfigError, match="exclude_files"):
+        dataclasses.replace(config, exclude_files=("held-out.json",)).check_resumable_from(older)
+
+
+def test_history_replays_the_questions_a_run_put_in_its_steps(minilm_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    from spanqa.data import load_squad
+    from spanqa.model.folder import ModelInfo, training_runs, write_model_info
+    from spanqa.training.history import question_key, questions_in_steps
+
+    run = TrainConfig(
+        base="b", train_files=(str(SQUAD_V1_SMALL),), out="o", max_steps=3, batch_size=4, negatives=0.0
+    ).to_dict()
+    tokenizer = AutoTokenizer.from_pretrained(minilm_dir)
+    used = questions_in_steps(run, tokenizer)
+    every = {question_key(e) for e in load_squad(SQUAD_V1_SMALL)}
+    assert 3 <= len(used) <= 12 and used <= every
+    assert questions_in_steps(run, tokenizer) == used  # the batch order is a function of the settings
+    # a shipped model records its whole history as a list of runs
+    write_model_info(tmp_path, ModelInfo(head="linear", extra={"training": [run, {**run, "seed": 7}]}))
+    assert [r["seed"] for r in training_runs(tmp_path)] == [42, 7]
 
 
 # Every option of `spanqa train`, as users type them.
@@ -130,7 +155,7 @@ TRAIN_OPTIONS = [
     "--warmup-ratio", "--weight-decay", "--max-grad-norm", "--max-seq-len", "--doc-stride", "--max-question-len",
     "--seed", "--optimizer", "--head", "--precision", "--negatives", "--save-every", "--keep-last", "--eval-every",
     "--eval-limit", "--eval-batch-size", "--resume", "--logdir", "--checkpoint-dir", "--log-every",
-    "--max-train-examples", "--no-progress",
+    "--max-train-examples", "--no-progress", "--exclude", "--hard-negatives",
 ]  # fmt: skip
 
 
@@ -170,21 +195,25 @@ def test_every_train_option_reaches_the_config(monkeypatch, capsys, configs_give
         "--batch-size": "5", "--grad-accum": "2", "--warmup-ratio": "0.2", "--weight-decay": "0.5",
         "--max-grad-norm": "0", "--max-seq-len": "128", "--doc-stride": "16", "--max-question-len": "8",
         "--seed": "3", "--optimizer": "adafactor", "--head": "pointer", "--precision": "bf16", "--negatives": "0.5",
-        "--save-every": "11", "--keep-last": "1", "--eval-every": "4", "--eval-limit": "9", "--eval-batch-size": "6",
+        "--hard-negatives": "0.25", "--save-every": "11", "--keep-last": "1", "--eval-every": "4",
+        "--eval-limit": "9", "--eval-batch-size": "6",
         "--logdir": "logs", "--checkpoint-dir": "ckpt", "--log-every": "2", "--max-train-examples": "12",
         "--task": "classify", "--text-column": "t", "--text-pair-column": "p", "--label-column": "l",
     }  # fmt: skip
     args = [item for pair in values.items() for item in pair]
     code, _, err = run_main(
         monkeypatch, capsys, "train", *args, "--train", "t1.json", "--train", "t2.json", "--no-progress", "--resume",
+        "--exclude", "h1.json", "--exclude", "h2.json",
         "--multi-label",
     )  # fmt: skip
     assert code == 0, err
     expected = TrainConfig(
-        base="b", train_files=("t1.json", "t2.json"), out="o", eval_file="e.json", epochs=3.5, max_steps=7, lr=0.001,
+        base="b", train_files=("t1.json", "t2.json"), out="o", eval_file="e.json",
+        exclude_files=("h1.json", "h2.json"), epochs=3.5, max_steps=7, lr=0.001,
         batch_size=5, grad_accum=2, warmup_ratio=0.2, weight_decay=0.5, max_grad_norm=0.0, max_seq_len=128,
         doc_stride=16, max_question_len=8, seed=3, optimizer="adafactor", head="pointer", precision="bf16",
-        negatives=0.5, save_every=11, keep_last=1, eval_every=4, eval_limit=9, eval_batch_size=6, logdir="logs",
+        negatives=0.5, hard_negatives=0.25, save_every=11, keep_last=1, eval_every=4, eval_limit=9,
+        eval_batch_size=6, logdir="logs",
         checkpoint_dir="ckpt", log_every=2, max_train_examples=12, progress=False,
         task="classify", text_column="t", text_pair_column="p", label_column="l", multi_label=True,
     )  # fmt: skip
@@ -344,3 +373,20 @@ def test_eval_every_keeps_the_best_model_and_logs_metrics(tmp_path, base_model):
     info = json.loads((out / "best" / "spanqa.json").read_text())
     assert (info["eval"]["step"], info["eval"]["f1"]) == (best["step"], best["eval_f1"])
     assert list((out / "logs").glob("events.out.tfevents.*"))
+
+
+def test_train_with_hard_negatives_and_a_held_out_file(base_model, tmp_path):
+    from spanqa.data import load_squad
+    from spanqa.data.squad import examples_to_squad
+
+    held_out = tmp_path / "held-out.json"
+    held_out.write_text(json.dumps(examples_to_squad(load_squad(SQUAD_V1_SMALL)[:5])))
+    out = tmp_path / "run"
+    cmd = _train_cmd(base_model, out, "--max-steps", "2", "--batch-size", "4", "--hard-negatives", "0.5")
+    result = _run([*cmd, "--exclude", str(held_out)])
+    assert result.returncode == 0, result.stderr
+    summary = (out / "logs" / "data_summary.txt").read_text()
+    assert "questions held out (--exclude), left out: 5" in summary
+    written = int(summary.split("hard unanswerable questions written: ")[1].split()[0].replace(",", ""))
+    assert written > 0
+    assert (out / "model.safetensors").exists()

@@ -2,9 +2,10 @@
 
 The command's options are generated from TrainConfig's fields: `--max-seq-len` for max_seq_len,
 with the field's default and the help text in its metadata, so a new training setting needs no
-change here. Where the command line differs from the field: `--train` (repeatable) and `--eval`
-name train_files and eval_file, path fields take paths, `--no-progress` turns `progress` off,
-and `--resume` belongs to this invocation rather than to the run's settings.
+change here. Where the command line differs from the field: `--train` and `--exclude`
+(repeatable) and `--eval` name train_files, exclude_files and eval_file, path fields take
+paths, `--no-progress` turns `progress` off, and `--resume` belongs to this invocation rather
+than to the run's settings.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ EPILOG = (
     "Example: spanqa train --base ./minilm --train train-v1.1.json --out ./my-reader --epochs 2 "
     "--precision bf16 --lr 2e-4 --max-seq-len 256"
 )
-OPTION_NAMES = {"train_files": "--train", "eval_file": "--eval"}
+OPTION_NAMES = {"train_files": "--train", "eval_file": "--eval", "exclude_files": "--exclude"}
 NOT_GENERATED = ("progress",)  # the command's own --no-progress
 PATH_TYPES = {str: Path, str | None: Path | None, tuple[str, ...]: list[Path]}
 

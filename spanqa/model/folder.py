@@ -155,11 +155,14 @@ def training_runs(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
     A run that started from another spanqa model (a `--base` folder with its own training
     record in spanqa.json) comes after that model's runs, so a training in stages is whole.
+    A folder whose record is a list of runs (the shipped model) holds that whole history itself.
     """
     runs: list[dict[str, Any]] = []
     current: Path | None = Path(folder)
     while current is not None and (current / SETTINGS_FILE).exists():
         training = read_model_info(current).extra.get("training")
+        if isinstance(training, list):  # a shipped model carries its whole history (scripts/ship_default_model.py)
+            return [run for run in training if isinstance(run, dict)] + runs
         if not isinstance(training, dict):
             break
         runs.insert(0, training)

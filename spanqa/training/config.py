@@ -23,6 +23,9 @@ class TrainConfig:
     train_files: tuple[str, ...] = setting(help="SQuAD v1.1/v2.0 JSON training file (repeat for several).", path=True)
     out: str = setting(help="Output model folder (also holds checkpoints/ and logs/).", path=True)
     eval_file: str | None = setting(None, help="SQuAD JSON file to evaluate on.", path=True)
+    exclude_files: tuple[str, ...] = setting(
+        (), help="SQuAD JSON file of held-out questions to leave out of --train (repeatable).", path=True
+    )
     epochs: float = setting(2.0, help="Passes over the training data.")
     max_steps: int | None = setting(None, help="Stop after this many optimiser steps.")
     lr: float = setting(5e-5, help="Peak learning rate.")
@@ -40,6 +43,11 @@ class TrainConfig:
     precision: Literal["fp32", "bf16"] = setting("fp32", help="fp32, or bf16 autocast.")
     negatives: float = setting(
         0.0, help="Synthetic unanswerable examples per question (other paragraphs of its article)."
+    )
+    hard_negatives: float = setting(
+        0.0,
+        help="Hard unanswerable questions rewritten from answerable ones, per answerable question "
+        "(negation, swapped name, antonym, changed number, impossible condition): for data without any.",
     )
     save_every: int = setting(500, help="Checkpoint every N steps.")
     keep_last: int = setting(3, help="Checkpoints to keep.")
@@ -70,8 +78,8 @@ class TrainConfig:
             raise ConfigError(f"--max-steps must be positive, got {self.max_steps}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(f"--warmup-ratio must lie in [0, 1), got {self.warmup_ratio}")
-        if self.weight_decay < 0 or self.negatives < 0:
-            raise ConfigError("--weight-decay and --negatives must not be negative")
+        if self.weight_decay < 0 or self.negatives < 0 or self.hard_negatives < 0:
+            raise ConfigError("--weight-decay, --negatives and --hard-negatives must not be negative")
         if self.optimizer not in ("adamw", "adafactor"):
             raise ConfigError(f"--optimizer must be adamw or adafactor, got {self.optimizer!r}")
         if self.head not in ("linear", "pointer"):
@@ -90,13 +98,17 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
         values["train_files"] = list(self.train_files)
+        values["exclude_files"] = list(self.exclude_files)
         return values
 
     def check_resumable_from(self, saved: dict[str, Any]) -> None:
         """Refuse to resume a checkpoint saved with `saved` (its config dict) if that changes what is learnt."""
         current = self.to_dict()
         # A checkpoint written before a setting existed holds that setting's default.
-        defaults = {field.name: field.default for field in dataclasses.fields(self)}
+        defaults = {
+            field.name: list(field.default) if isinstance(field.default, tuple) else field.default
+            for field in dataclasses.fields(self)
+        }
         changed = [name for name in self.RESUME_INVARIANTS if saved.get(name, defaults[name]) != current.get(name)]
         if changed:
             details = ", ".join(f"{name}: {saved.get(name)!r} -> {current.get(name)!r}" for name in changed)
@@ -106,6 +118,7 @@ class TrainConfig:
     RESUME_INVARIANTS = (
         "base",
         "train_files",
+        "exclude_files",
         "lr",
         "batch_size",
         "grad_accum",
@@ -115,6 +128,7 @@ class TrainConfig:
         "optimizer",
         "head",
         "negatives",
+        "hard_negatives",
         "max_question_len",
         "task",
         "text_column",

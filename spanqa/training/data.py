@@ -4,7 +4,9 @@
   located are skipped and counted, never silently mislabelled;
 - unanswerable questions (SQuAD 2.0) are labelled with the CLS position in every window;
 - `negatives` adds unanswerable examples made by pairing a question with another paragraph
-  of the same article that does not contain its answer.
+  of the same article that does not contain its answer;
+- `hard_negatives` adds unanswerable questions rewritten from answerable ones, about the same
+  paragraph (training/hard_negatives.py), for data that has no genuine ones.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 
 from spanqa.inference.features import Window, encode_windows
 from spanqa.settings import ReaderSettings
+from spanqa.training.hard_negatives import hard_negatives as write_hard_negatives
 from spanqa.types import Example
 
 REPAIR_SHIFTS = (-1, 1, -2, 2)
@@ -28,10 +31,16 @@ class PreparationSummary:
     repaired: int = 0
     skipped: int = 0
     duplicates: int = 0
+    excluded: int = 0
     synthetic_negatives: int = 0
+    hard_negatives: dict[str, int] = field(default_factory=dict)
     windows: int = 0
     windows_with_answer: int = 0
     skipped_ids: list[str] = field(default_factory=list)
+
+    def hard_negative_kinds(self) -> str:
+        kinds = ", ".join(f"{kind} {count:,}" for kind, count in self.hard_negatives.items())
+        return f" ({kinds})" if kinds else ""
 
     def lines(self) -> list[str]:
         return [
@@ -40,7 +49,9 @@ class PreparationSummary:
             f"answers not found in their context, skipped: {self.skipped:,}"
             + (f" (e.g. {', '.join(self.skipped_ids[:3])})" if self.skipped_ids else ""),
             f"duplicate questions (same question and context as an earlier one), dropped: {self.duplicates:,}",
+            f"questions held out (--exclude), left out: {self.excluded:,}",
             f"synthetic negatives added: {self.synthetic_negatives:,}",
+            f"hard unanswerable questions written: {sum(self.hard_negatives.values()):,}{self.hard_negative_kinds()}",
             f"windows: {self.windows:,} ({self.windows_with_answer:,} contain their answer)",
         ]
 
@@ -92,18 +103,29 @@ def _synthetic_negatives(examples: Sequence[Example], rate: float, rng: random.R
 
 
 def select_training_examples(
-    examples: Sequence[Example], negatives: float = 0.0, seed: int = 0
+    examples: Sequence[Example],
+    negatives: float = 0.0,
+    seed: int = 0,
+    exclude: Sequence[Example] = (),
+    hard_negatives: float = 0.0,
 ) -> tuple[list[Example], list[tuple[int, int] | None], PreparationSummary]:
     """The examples training uses, in order, with their answer spans (None: unanswerable).
 
-    Duplicates are dropped, answers located (or the example skipped), synthetic negatives appended.
+    Held-out questions (`exclude`: the same id, or the same question of the same paragraph) are
+    left out, duplicates dropped, answers located (or the example skipped), synthetic and hard
+    negatives appended (never made from a held-out question).
     """
     summary = PreparationSummary()
     kept: list[Example] = []
     spans: list[tuple[int, int] | None] = []
     seen: set[tuple[str, str]] = set()
+    held_out_ids = {e.id for e in exclude}
+    held_out_keys = {(e.question.strip(), e.context) for e in exclude}
     for example in examples:
         key = (example.question.strip(), example.context)
+        if example.id in held_out_ids or key in held_out_keys:
+            summary.excluded += 1
+            continue
         if key in seen:
             summary.duplicates += 1
             continue
@@ -128,6 +150,10 @@ def select_training_examples(
         summary.synthetic_negatives = len(synthetic)
         kept.extend(synthetic)
         spans.extend([None] * len(synthetic))
+    if hard_negatives > 0:
+        hard, summary.hard_negatives = write_hard_negatives(kept, hard_negatives, random.Random(f"{seed}-hard"))
+        kept.extend(hard)
+        spans.extend([None] * len(hard))
     return kept, spans, summary
 
 
@@ -137,9 +163,11 @@ def prepare_training_windows(
     settings: ReaderSettings,
     negatives: float = 0.0,
     seed: int = 0,
+    exclude: Sequence[Example] = (),
+    hard_negatives: float = 0.0,
 ) -> tuple[list[Window], PreparationSummary]:
     """Training windows (`Window.example_index` points into `select_training_examples`'s list)."""
-    kept, spans, summary = select_training_examples(examples, negatives, seed)
+    kept, spans, summary = select_training_examples(examples, negatives, seed, exclude, hard_negatives)
     windows = encode_windows(tokenizer, [e.question for e in kept], [e.context for e in kept], settings, spans)
     summary.windows = len(windows)
     summary.windows_with_answer = sum(w.start_label != w.cls_index for w in windows)

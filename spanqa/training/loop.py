@@ -267,8 +267,17 @@ def _prepare_data(config: TrainConfig, tokenizer, settings: ReaderSettings, say:
     examples = [e for path in config.train_files for e in load_squad(path)]
     if config.max_train_examples is not None:
         examples = examples[: config.max_train_examples]
+    excluded = [e for path in config.exclude_files for e in load_squad(path)]
     say(f"preparing {len(examples):,} training questions ...")
-    windows, summary = prepare_training_windows(tokenizer, examples, settings, config.negatives, config.seed)
+    windows, summary = prepare_training_windows(
+        tokenizer,
+        examples,
+        settings,
+        config.negatives,
+        config.seed,
+        exclude=excluded,
+        hard_negatives=config.hard_negatives,
+    )
     for line in summary.lines():
         say(f"  {line}")
     if not windows:
