@@ -12,19 +12,19 @@ from cli_helpers import assert_one_error_line, flat, run_main
 from paths import SQUAD_V1_SMALL
 
 from spanqa.errors import InputError
-from spanqa.evaluation.calibration import fit_temperature, fit_temperature_on_logits
+from spanqa.evaluation.calibration import fit_null_threshold_on_logits, fit_temperature, fit_temperature_on_logits
 from spanqa.inference.decode import WindowLogits
 from spanqa.inference.reader import Reader
 from spanqa.settings import ReaderSettings
-from spanqa.types import Example, Query
+from spanqa.types import Example, GoldAnswer, Query
 
 WORDS = [f"w{i}" for i in range(12)]
 CONTEXT = " ".join(WORDS)
 TRUE_TEMPERATURE = 2.0
 
 
-def word_logits(logits: np.ndarray) -> list[WindowLogits]:
-    """One window over CONTEXT whose model gave `logits` to its words (position 0 is CLS)."""
+def word_logits(logits: np.ndarray, null: float = -50.0) -> list[WindowLogits]:
+    """One window over CONTEXT whose model gave `logits` to its words (position 0, CLS, gets `null`)."""
     count = len(WORDS)
     mask = np.r_[False, np.ones(count, dtype=bool)]
     spans, position = [], 0
@@ -34,7 +34,7 @@ def word_logits(logits: np.ndarray) -> list[WindowLogits]:
     offsets = np.vstack([[0, 0], np.array(spans)])
     return [
         WindowLogits(
-            start_logits=np.r_[-50.0, logits],
+            start_logits=np.r_[null, logits],
             end_logits=np.zeros(count + 1),
             context_mask=mask,
             offsets=offsets,
@@ -62,6 +62,27 @@ def test_fit_recovers_the_temperature_the_answers_were_drawn_with() -> None:
     assert fit.after.log_loss < fit.before.log_loss
     assert fit.after.expected_calibration_error < 0.03 < fit.before.expected_calibration_error
     assert fit.after.mean_score < fit.before.mean_score  # T > 1: the raw scores were over-confident
+
+
+def test_the_no_answer_threshold_separates_unanswerable_questions_and_scores_f1_officially() -> None:
+    rng = np.random.default_rng(0)
+    examples, logits = [], []
+    for q in range(400):
+        unanswerable = q % 2 == 1
+        word = int(rng.integers(len(WORDS)))
+        row = np.full(len(WORDS), -5.0)
+        row[word] = 5.0
+        # the model's no-answer logit is high on unanswerable questions, low on answerable ones, with overlap
+        null = float(rng.normal(8.0 if unanswerable else 2.0, 2.0))
+        answers = () if unanswerable else (GoldAnswer(WORDS[word], CONTEXT.index(WORDS[word])),)
+        examples.append(Example(str(q), "which word?", CONTEXT, answers, is_impossible=unanswerable))
+        logits.append(word_logits(row, null))
+    queries = [Query.from_example(e) for e in examples]
+    fit = fit_null_threshold_on_logits(examples, queries, logits, ReaderSettings(max_answer_len=1))
+    assert fit.questions == 400 and fit.unanswerable == 200
+    assert 0.05 < fit.null_threshold < 0.95
+    # the best threshold beats both extremes: always answering (F1 50) and never answering (F1 50)
+    assert fit.f1 > 80 and fit.has_answer_f1 > 75 and fit.no_answer_f1 > 75
 
 
 def test_too_few_answerable_questions(tiny_model_dir: Path) -> None:
@@ -92,6 +113,38 @@ def test_calibrate_command_writes_the_temperature_and_keeps_the_answers(
     after = calibrated.predict(pair, top_k=3)[0]
     assert [a.text for a in after.answers] == [a.text for a in before.answers]
     assert after.answers[0].score < before.answers[0].score
+
+
+def test_calibrate_command_fits_the_no_answer_threshold_on_squad2_data(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from spanqa.data import load_squad
+    from spanqa.data.squad import examples_to_squad
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    answerable = load_squad(SQUAD_V1_SMALL)
+    unanswerable = [Example(f"{e.id}-x", e.question, e.context, is_impossible=True) for e in answerable]
+    # the same questions of other paragraphs: unanswerable, and plenty of them
+    contexts = [e.context for e in answerable]
+    unanswerable = [
+        Example(e.id, e.question, contexts[(i + 7) % len(contexts)], is_impossible=True, title=e.title)
+        for i, e in enumerate(unanswerable)
+    ]
+    data = tmp_path / "heldout-v2.json"
+    data.write_text(json.dumps(examples_to_squad(answerable + unanswerable, version="2.0")))
+    code, out, err = run_main(
+        monkeypatch, capsys, "calibrate", str(data), "--model", str(folder), "--write",
+        "--out", str(tmp_path / "fit.json"), "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    fit = json.loads((tmp_path / "fit.json").read_text())["null_threshold"]
+    assert fit["unanswerable"] == len(unanswerable) and fit["questions"] == 2 * len(answerable)
+    assert f"no-answer threshold {fit['null_threshold']:.4g} fitted on {fit['questions']:,} questions" in out
+    assert "temperature and no-answer threshold written" in out
+    assert json.loads((folder / "spanqa.json").read_text())["reader"]["null_threshold"] == fit["null_threshold"]
+    # F1 at the fitted threshold is at least what answering everything (F1 of the answerable half) gives
+    assert fit["f1"] >= fit["has_answer_f1"] / 2
 
 
 def test_calibrate_command_refuses_a_file_without_enough_answers(

@@ -1,4 +1,5 @@
-"""`spanqa calibrate`: fit the temperature that makes a model's scores match how often it is right."""
+"""`spanqa calibrate`: fit the temperature that makes a model's scores match how often it is right,
+and, on data with unanswerable questions, the no-answer threshold."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def calibrate(
     ],
     model: ModelOption = None,
     write: Annotated[
-        bool, typer.Option("--write", help="Store the fitted temperature in the model folder's spanqa.json.")
+        bool,
+        typer.Option("--write", help="Store the fitted temperature (and threshold) in the model folder's spanqa.json."),
     ] = False,
     out: Annotated[Path | None, typer.Option(help="Also write the fit as JSON here.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Windows per forward pass.")] = 32,
@@ -39,11 +41,13 @@ def calibrate(
     """Fit the reader's temperature on DATA's answerable questions (temperature scaling).
 
     Scores become probabilities that match how often the best answer is exactly right; the
-    order of the answers does not change, so EM and F1 stay the same.
+    order of the answers does not change, so EM and F1 stay the same. When DATA also holds
+    unanswerable questions (SQuAD 2.0), the no-answer threshold that maximises F1 on DATA is
+    fitted too, at the new temperature.
     """
     from spanqa.data import load_squad
     from spanqa.errors import InputError
-    from spanqa.evaluation.calibration import fit_temperature
+    from spanqa.evaluation.calibration import calibrate as fit_calibration
     from spanqa.fileio import write_json_atomic
     from spanqa.model.folder import (
         ModelInfo,
@@ -56,7 +60,8 @@ def calibrate(
     examples = load_squad(data)
     folder = Path(resolve_model_path(shipped_if_default(model)))
     reader = load_reader(str(folder), backend, precision, threads)
-    fit = fit_temperature(reader, examples, batch_size=batch_size, progress=not no_progress)
+    calibration = fit_calibration(reader, examples, batch_size=batch_size, progress=not no_progress)
+    fit, threshold = calibration.temperature, calibration.threshold
     typer.echo(
         f"temperature {fit.temperature:g} fitted on {fit.questions:,} questions "
         f"(best answer exactly right: {100 * fit.exact_rate:.1f}%)\n"
@@ -64,19 +69,27 @@ def calibrate(
         f"{fit.after.expected_calibration_error:.3f}, log loss {fit.before.log_loss:.3f} -> {fit.after.log_loss:.3f}, "
         f"mean score {fit.before.mean_score:.3f} -> {fit.after.mean_score:.3f}"
     )
+    settings = reader.settings.replace(temperature=fit.temperature)
+    if threshold is not None:
+        settings = settings.replace(null_threshold=threshold.null_threshold)
+        typer.echo(
+            f"no-answer threshold {threshold.null_threshold:.4g} fitted on {threshold.questions:,} questions "
+            f"({threshold.unanswerable:,} unanswerable): F1 {threshold.f1:.2f} there "
+            f"(has answer {threshold.has_answer_f1:.2f}, no answer {threshold.no_answer_f1:.2f})"
+        )
     if out is not None:
-        write_json_atomic(out, {"model": str(folder), "data": str(data), **fit.to_dict()})
+        write_json_atomic(out, {"model": str(folder), "data": str(data), **calibration.to_dict()})
     if write:
         if not folder.is_dir():
             raise InputError(f"--write needs a local model folder, and {folder} is not one: download it first")
         info = read_model_info(folder)
         try:
-            write_model_info(
-                folder, ModelInfo(info.head, info.settings.replace(temperature=fit.temperature), info.extra)
-            )
+            fitted = {"temperature": settings.temperature, "null_threshold": settings.null_threshold}
+            write_model_info(folder, ModelInfo(info.head, info.settings.replace(**fitted), info.extra))
         except OSError as error:
             message = f"cannot write {folder / 'spanqa.json'} ({error.strerror}): copy the folder somewhere writable"
             raise InputError(message) from error
-        typer.echo(f"temperature written to {folder / 'spanqa.json'}")
-    elif fit.temperature != reader.settings.temperature:
+        what = "temperature and no-answer threshold" if threshold is not None else "temperature"
+        typer.echo(f"{what} written to {folder / 'spanqa.json'}")
+    elif settings != reader.settings:
         typer.echo("add --write to store it in the model folder")

@@ -8,6 +8,10 @@ loss of "the best answer is exactly right" on held-out questions is the standard
 "On Calibration of Modern Neural Networks", 2017). Fit it on questions the model was not trained
 on and that you will not evaluate on: a slice of your training data held out for it.
 
+Data with unanswerable questions (SQuAD 2.0) also fits the no-answer threshold: the P(no answer)
+above which the reader says "no answer", chosen (at the fitted temperature) by the official
+best-threshold search for F1 on the same held-out questions.
+
 The model runs once; only the decoding (numpy) is repeated for each candidate temperature.
 """
 
@@ -19,8 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spanqa.data.squad import examples_to_squad
 from spanqa.errors import InputError
-from spanqa.evaluation.metrics import score_answer
+from spanqa.evaluation.metrics import score_answer, squad_metrics
 from spanqa.evaluation.report import reliability
 from spanqa.inference.decode import WindowLogits, decode_example
 from spanqa.inference.pipeline import decode_options, model_logits
@@ -66,21 +71,94 @@ def _quality(scores: Sequence[float], correct: Sequence[int]) -> ScoreQuality:
     return ScoreQuality(expected_calibration_error=ece, log_loss=log_loss, mean_score=float(np.mean(scores)))
 
 
+@dataclass(frozen=True)
+class ThresholdFit:
+    """The no-answer threshold that maximises F1 on held-out questions, and the scores there."""
+
+    null_threshold: float
+    questions: int
+    unanswerable: int
+    f1: float  # all questions, at the threshold (official v2.0 metric, percent)
+    has_answer_f1: float
+    no_answer_f1: float  # the share of unanswerable questions answered "no answer"
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    temperature: CalibrationFit
+    threshold: ThresholdFit | None  # None: the data has no unanswerable question
+
+    def to_dict(self) -> dict[str, object]:
+        fitted = self.temperature.to_dict()
+        return {**fitted, "null_threshold": self.threshold.to_dict() if self.threshold else None}
+
+
+def answerable_only(examples: Sequence[Example]) -> list[Example]:
+    return [e for e in examples if e.answers and not e.is_impossible]
+
+
 def fit_temperature(
     reader: Reader, examples: Sequence[Example], batch_size: int = 32, progress: bool = False
 ) -> CalibrationFit:
     """The temperature, from TEMPERATURES, that best calibrates `reader` on the answerable `examples`."""
-    answerable = [e for e in examples if e.answers and not e.is_impossible]
+    return calibrate(reader, answerable_only(examples), batch_size, progress).temperature
+
+
+def calibrate(
+    reader: Reader, examples: Sequence[Example], batch_size: int = 32, progress: bool = False
+) -> Calibration:
+    """The temperature (answerable questions) and, when there are unanswerable ones, the no-answer threshold."""
+    answerable = answerable_only(examples)
     if len(answerable) < MIN_QUESTIONS:
         raise InputError(
             f"calibration needs at least {MIN_QUESTIONS} answerable questions, got {len(answerable)}: "
             "give it a bigger held-out file"
         )
+    unanswerable = [e for e in examples if e.is_impossible or not e.answers]
+    if unanswerable and len(unanswerable) < MIN_QUESTIONS:
+        raise InputError(
+            f"fitting the no-answer threshold needs at least {MIN_QUESTIONS} unanswerable questions, got "
+            f"{len(unanswerable)}: give it a bigger held-out file, or only answerable questions"
+        )
     settings = reader.settings.replace(top_k=1, handle_impossible_answer=False)
-    queries = [Query.from_example(e) for e in answerable]
+    chosen = answerable + unanswerable
+    queries = [Query.from_example(e) for e in chosen]
     logits = model_logits(reader.runtime, reader.tokenizer, queries, settings, batch_size, progress)
     golds = [[a.text for a in e.answers] for e in answerable]
-    return fit_temperature_on_logits(queries, logits, golds, settings)
+    temperature = fit_temperature_on_logits(queries[: len(answerable)], logits[: len(answerable)], golds, settings)
+    if not unanswerable:
+        return Calibration(temperature, None)
+    at_temperature = settings.replace(temperature=temperature.temperature)
+    return Calibration(temperature, fit_null_threshold_on_logits(chosen, queries, logits, at_temperature))
+
+
+def fit_null_threshold_on_logits(
+    examples: Sequence[Example],
+    queries: Sequence[Query],
+    logits: Sequence[Sequence[WindowLogits]],
+    settings: ReaderSettings,
+) -> ThresholdFit:
+    """The official best F1 threshold on P(no answer), as the reader computes it at `settings.temperature`."""
+    options = dataclasses.replace(decode_options(settings), top_k=1, handle_impossible_answer=False)
+    predictions, no_answer = {}, {}
+    for example, query, windows in zip(examples, queries, logits, strict=True):
+        decoded = decode_example(windows, query.contexts, options)
+        predictions[example.id] = decoded.answers[0].text if decoded.answers else ""
+        no_answer[example.id] = decoded.no_answer_probability
+    dataset = examples_to_squad(examples, version="2.0")
+    threshold = float(squad_metrics(dataset, predictions, no_answer)["best_f1_thresh"])
+    at = squad_metrics(dataset, predictions, no_answer, na_prob_thresh=threshold)
+    return ThresholdFit(
+        null_threshold=threshold,
+        questions=len(examples),
+        unanswerable=sum(1 for e in examples if e.is_impossible or not e.answers),
+        f1=float(at["f1"]),
+        has_answer_f1=float(at.get("HasAns_f1", 0.0)),
+        no_answer_f1=float(at.get("NoAns_f1", 0.0)),
+    )
 
 
 def fit_temperature_on_logits(
