@@ -123,7 +123,8 @@ def test_resume_settings_must_match(tmp_path):
     with pytest.raises(ConfigError, match="lr"):
         config.check_resumable_from({**config.to_dict(), "lr": 1.0})
     # a checkpoint saved before --exclude and --hard-negatives existed resumes under their defaults
-    older = {k: v for k, v in config.to_dict().items() if k not in ("exclude_files", "hard_negatives")}
+    newer = ("exclude_files", "hard_negatives", "label_smoothing")
+    older = {k: v for k, v in config.to_dict().items() if k not in newer}
     config.check_resumable_from(older)
     with pytest.raises(ConfigError, match="exclude_files"):
         dataclasses.replace(config, exclude_files=("held-out.json",)).check_resumable_from(older)
@@ -155,7 +156,7 @@ TRAIN_OPTIONS = [
     "--warmup-ratio", "--weight-decay", "--max-grad-norm", "--max-seq-len", "--doc-stride", "--max-question-len",
     "--seed", "--optimizer", "--head", "--precision", "--negatives", "--save-every", "--keep-last", "--eval-every",
     "--eval-limit", "--eval-batch-size", "--resume", "--logdir", "--checkpoint-dir", "--log-every",
-    "--max-train-examples", "--no-progress", "--exclude", "--hard-negatives",
+    "--max-train-examples", "--no-progress", "--exclude", "--hard-negatives", "--label-smoothing",
 ]  # fmt: skip
 
 
@@ -195,8 +196,8 @@ def test_every_train_option_reaches_the_config(monkeypatch, capsys, configs_give
         "--batch-size": "5", "--grad-accum": "2", "--warmup-ratio": "0.2", "--weight-decay": "0.5",
         "--max-grad-norm": "0", "--max-seq-len": "128", "--doc-stride": "16", "--max-question-len": "8",
         "--seed": "3", "--optimizer": "adafactor", "--head": "pointer", "--precision": "bf16", "--negatives": "0.5",
-        "--hard-negatives": "0.25", "--save-every": "11", "--keep-last": "1", "--eval-every": "4",
-        "--eval-limit": "9", "--eval-batch-size": "6",
+        "--hard-negatives": "0.25", "--label-smoothing": "0.1", "--save-every": "11", "--keep-last": "1",
+        "--eval-every": "4", "--eval-limit": "9", "--eval-batch-size": "6",
         "--logdir": "logs", "--checkpoint-dir": "ckpt", "--log-every": "2", "--max-train-examples": "12",
         "--task": "classify", "--text-column": "t", "--text-pair-column": "p", "--label-column": "l",
     }  # fmt: skip
@@ -212,7 +213,7 @@ def test_every_train_option_reaches_the_config(monkeypatch, capsys, configs_give
         exclude_files=("h1.json", "h2.json"), epochs=3.5, max_steps=7, lr=0.001,
         batch_size=5, grad_accum=2, warmup_ratio=0.2, weight_decay=0.5, max_grad_norm=0.0, max_seq_len=128,
         doc_stride=16, max_question_len=8, seed=3, optimizer="adafactor", head="pointer", precision="bf16",
-        negatives=0.5, hard_negatives=0.25, save_every=11, keep_last=1, eval_every=4, eval_limit=9,
+        negatives=0.5, hard_negatives=0.25, label_smoothing=0.1, save_every=11, keep_last=1, eval_every=4, eval_limit=9,
         eval_batch_size=6, logdir="logs",
         checkpoint_dir="ckpt", log_every=2, max_train_examples=12, progress=False,
         task="classify", text_column="t", text_pair_column="p", label_column="l", multi_label=True,
@@ -390,3 +391,27 @@ def test_train_with_hard_negatives_and_a_held_out_file(base_model, tmp_path):
     written = int(summary.split("hard unanswerable questions written: ")[1].split()[0].replace(",", ""))
     assert written > 0
     assert (out / "model.safetensors").exists()
+
+
+def test_label_smoothing_spreads_the_target_over_real_tokens_only():
+    import torch.nn.functional as F
+
+    from spanqa.model.heads import span_loss
+
+    torch.manual_seed(0)
+    logits = torch.randn(3, 10), torch.randn(3, 10)
+    mask = torch.ones(3, 10, dtype=torch.long)
+    mask[0, 6:] = 0  # padding
+    starts, ends = torch.tensor([1, 2, 3]), torch.tensor([2, 4, 3])
+    plain = span_loss(*logits, starts, ends, mask)
+    masked = [x.masked_fill(mask == 0, -1e4) for x in logits]
+    assert plain == pytest.approx(float(F.cross_entropy(masked[0], starts) + F.cross_entropy(masked[1], ends)) / 2)
+    smoothed = span_loss(*logits, starts, ends, mask, label_smoothing=0.1)
+    assert 0 < float(smoothed) < 10  # padding's -1e4 logits would make it about 100 if it got target mass
+    # the loss is smallest where the prediction matches the smoothed target: not at a one-hot prediction
+    peaked = torch.full((1, 5), -20.0)
+    peaked[0, 2] = 20.0
+    one = torch.ones(1, 5, dtype=torch.long)
+    target = torch.tensor([2])
+    softer = torch.log(torch.tensor([[0.025, 0.025, 0.9, 0.025, 0.025]]))
+    assert span_loss(softer, softer, target, target, one, 0.1) < span_loss(peaked, peaked, target, target, one, 0.1)

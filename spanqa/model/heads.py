@@ -89,9 +89,29 @@ def span_loss(
     start_positions: torch.Tensor,
     end_positions: torch.Tensor,
     attention_mask: torch.Tensor,
+    label_smoothing: float = 0.0,
 ) -> torch.Tensor:
-    """Mean of the start and end cross-entropies; padding positions can never be chosen."""
+    """Mean of the start and end cross-entropies; padding positions can never be chosen.
+
+    With `label_smoothing` e, each target is (1 - e) on the gold position plus e spread evenly
+    over the window's real tokens; padding gets none (torch's own label_smoothing would put
+    mass on padding, whose masked logits would then dominate the loss).
+    """
     padding = attention_mask == 0
     start_logits = start_logits.float().masked_fill(padding, -1e4)
     end_logits = end_logits.float().masked_fill(padding, -1e4)
-    return (F.cross_entropy(start_logits, start_positions) + F.cross_entropy(end_logits, end_positions)) / 2
+    return (
+        _smoothed_cross_entropy(start_logits, start_positions, ~padding, label_smoothing)
+        + _smoothed_cross_entropy(end_logits, end_positions, ~padding, label_smoothing)
+    ) / 2
+
+
+def _smoothed_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, real: torch.Tensor, smoothing: float
+) -> torch.Tensor:
+    log_probabilities = F.log_softmax(logits, dim=-1)
+    gold = -log_probabilities.gather(1, targets.unsqueeze(1)).squeeze(1)
+    if smoothing == 0.0:
+        return gold.mean()
+    uniform = -(log_probabilities * real).sum(dim=-1) / real.sum(dim=-1).clamp(min=1)
+    return ((1.0 - smoothing) * gold + smoothing * uniform).mean()

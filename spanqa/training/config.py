@@ -44,6 +44,9 @@ class TrainConfig:
     negatives: float = setting(
         0.0, help="Synthetic unanswerable examples per question (other paragraphs of its article)."
     )
+    label_smoothing: float = setting(
+        0.0, help="Share of each start/end target spread over the window's tokens (0: none; try 0.1)."
+    )
     hard_negatives: float = setting(
         0.0,
         help="Hard unanswerable questions rewritten from answerable ones, per answerable question "
@@ -76,6 +79,8 @@ class TrainConfig:
             raise ConfigError(f"--epochs must be positive, got {self.epochs}")
         if self.max_steps is not None and self.max_steps <= 0:
             raise ConfigError(f"--max-steps must be positive, got {self.max_steps}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"--label-smoothing must lie in [0, 1), got {self.label_smoothing}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(f"--warmup-ratio must lie in [0, 1), got {self.warmup_ratio}")
         if self.weight_decay < 0 or self.negatives < 0 or self.hard_negatives < 0:
@@ -129,6 +134,7 @@ class TrainConfig:
         "head",
         "negatives",
         "hard_negatives",
+        "label_smoothing",
         "max_question_len",
         "task",
         "text_column",

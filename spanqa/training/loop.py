@@ -339,7 +339,12 @@ class TrainingStep:
                 start_positions=batch["start_positions"] if config.head == "pointer" else None,
             )
             loss = span_loss(
-                start_logits, end_logits, batch["start_positions"], batch["end_positions"], batch["attention_mask"]
+                start_logits,
+                end_logits,
+                batch["start_positions"],
+                batch["end_positions"],
+                batch["attention_mask"],
+                label_smoothing=config.label_smoothing,
             )
             accelerator.backward(loss / config.grad_accum)
         return float(loss.detach()) / config.grad_accum
