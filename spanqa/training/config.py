@@ -7,6 +7,7 @@ these fields); `path` marks the fields that name a file or folder.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -114,7 +115,11 @@ class TrainConfig:
             field.name: list(field.default) if isinstance(field.default, tuple) else field.default
             for field in dataclasses.fields(self)
         }
-        changed = [name for name in self.RESUME_INVARIANTS if saved.get(name, defaults[name]) != current.get(name)]
+        changed = [
+            name
+            for name in self.RESUME_INVARIANTS
+            if _same_files(saved.get(name, defaults[name])) != _same_files(current.get(name))
+        ]
         if changed:
             details = ", ".join(f"{name}: {saved.get(name)!r} -> {current.get(name)!r}" for name in changed)
             raise ConfigError(f"--resume with different settings than the checkpoint ({details}): use the same ones")
@@ -142,3 +147,13 @@ class TrainConfig:
         "label_column",
         "multi_label",
     )
+
+
+def _same_files(value: Any) -> Any:
+    """A setting as compared on resume: a path that exists as its real path, so that
+    `../data/train.json` and `/work/data/train.json` are the same file (lists item by item)."""
+    if isinstance(value, list | tuple):
+        return [_same_files(item) for item in value]
+    if isinstance(value, str) and value and os.path.exists(value):
+        return os.path.realpath(value)
+    return value
