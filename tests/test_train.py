@@ -97,9 +97,30 @@ def test_answer_start_off_by_two_is_repaired_and_unlocatable_is_skipped(minilm_d
     assert summary.skipped_ids == ["missing"]
     assert len(windows) == 3
     for window in windows[:2]:
-        span = context[window.offsets[window.start_label, 0] : window.offsets[window.end_label, 1]]
-        assert span == "Paris"
+        assert tokenizer.decode(window.input_ids[window.start_label : window.end_label + 1]) == "paris"
     assert windows[2].start_label == windows[2].end_label == windows[2].cls_index
+
+
+def test_training_windows_are_the_same_whatever_the_chunk_size(minilm_dir, monkeypatch):
+    from transformers import AutoTokenizer
+
+    import spanqa.training.data
+    from spanqa.data import load_squad
+    from spanqa.settings import ReaderSettings
+    from spanqa.training.data import prepare_training_windows
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_dir)
+    examples = load_squad(SQUAD_V1_SMALL)
+    settings = ReaderSettings(max_seq_len=96, doc_stride=32, max_question_len=24)  # several windows per question
+    whole, _ = prepare_training_windows(tokenizer, examples, settings, negatives=0.5)
+    monkeypatch.setattr(spanqa.training.data, "ENCODE_CHUNK", 7)
+    chunked, _ = prepare_training_windows(tokenizer, examples, settings, negatives=0.5)
+    assert len(chunked) == len(whole) > len(examples)
+    for a, b in zip(whole, chunked, strict=True):
+        assert (a.example_index, a.start_label, a.end_label, a.cls_index) == (
+            b.example_index, b.start_label, b.end_label, b.cls_index
+        )  # fmt: skip
+        assert a.input_ids.tolist() == b.input_ids.tolist()
 
 
 def test_negatives_pair_questions_with_other_paragraphs_without_the_answer(minilm_dir):

@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 
 from spanqa.data import load_squad
-from spanqa.inference.features import encode_windows
 from spanqa.settings import ReaderSettings
-from spanqa.training.data import select_training_examples
+from spanqa.training.data import select_training_examples, training_windows
 from spanqa.training.loop import epoch_batches
 from spanqa.types import Example
 
@@ -41,7 +40,7 @@ def questions_in_steps(run: dict[str, Any], tokenizer) -> set[QuestionKey]:
     settings = ReaderSettings(
         max_seq_len=run["max_seq_len"], doc_stride=run["doc_stride"], max_question_len=run["max_question_len"]
     )
-    windows = encode_windows(tokenizer, [e.question for e in kept], [e.context for e in kept], settings, spans)
+    windows = training_windows(tokenizer, kept, spans, settings)
     lengths = np.array([w.length for w in windows])
     batch, accum = run["batch_size"], run["grad_accum"]
     micro_per_epoch = len(epoch_batches(lengths, batch, run["seed"], 0)) // accum * accum

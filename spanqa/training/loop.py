@@ -26,7 +26,7 @@ import torch
 
 from spanqa.data import load_squad
 from spanqa.errors import ConfigError, DataFileError
-from spanqa.inference.features import Window, pad_windows
+from spanqa.inference.features import pad_windows
 from spanqa.inference.pipeline import pad_token_id
 from spanqa.model.folder import ModelInfo
 from spanqa.model.heads import span_loss
@@ -35,7 +35,7 @@ from spanqa.settings import ReaderSettings
 from spanqa.training.checkpoint import Checkpointer, Position, latest_checkpoint, load_latest_readable, set_rng_state
 from spanqa.training.classify_task import ClassificationTask
 from spanqa.training.config import TrainConfig
-from spanqa.training.data import PreparationSummary, prepare_training_windows
+from spanqa.training.data import PreparationSummary, TrainingWindow, prepare_training_windows
 from spanqa.training.evaluate import TrainingEvaluation
 from spanqa.training.logs import RunLog, StepLog
 
@@ -250,7 +250,7 @@ def _restore(state: dict[str, Any] | None, model, optimizer, schedule) -> Positi
 
 @dataclass
 class TrainingData:
-    windows: list[Window]
+    windows: list[TrainingWindow]
     lengths: np.ndarray
     summary: PreparationSummary
     pad_id: int
