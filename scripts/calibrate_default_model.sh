@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Fits the shipped default model's score temperature on 3,000 training questions the model never
-# saw in a step (rebuilt from its training record), never on dev data, and writes it into
-# spanqa/models/default/spanqa.json; the fit goes to reports/default-model/calibration.json.
+# Fits the shipped default model's score temperature and no-answer threshold on held-out training
+# questions (never on dev data) and writes them into spanqa/models/default/spanqa.json; the fit goes
+# to reports/default-model/calibration.json.
+#
+# The held-out file is the one stage 5 of scripts/train_default_model.sh excluded from training and
+# scored during it: 3,000 answerable questions no earlier stage used and 3,000 unanswerable ones.
+# If it is missing it is rebuilt from the model's training record (the same questions, as long as
+# the record is the same).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-trained="${1:-../spanqa-train/default-minilm-stage2}"
-heldout="${SPANQA_HELDOUT:-../spanqa-train/heldout-v1.1.json}"
-python scripts/heldout_for_calibration.py "$trained" --out "$heldout" --limit 3000
+trained="${1:-spanqa/models/default}"
+data="${SPANQA_DATA:-../shared/data/squad}"
+heldout="${SPANQA_HELDOUT:-../spanqa-train/heldout-v2.0.json}"
+if [[ ! -f "$heldout" ]]; then
+  python scripts/heldout_for_calibration.py "$trained" --out "$heldout" --limit 3000 \
+    --unanswerable "$data/train-v2.0-unanswerable.reconstructed.json" --unanswerable-limit 3000
+fi
 spanqa calibrate "$heldout" --model default --write --no-progress --out reports/default-model/calibration.json
