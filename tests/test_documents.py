@@ -140,7 +140,9 @@ def test_index_reads_every_format_and_search_finds_the_right_file(library, tmp_p
     assert best.document.path.endswith("superbowl.html")
     [tesla] = index.search("Where was Nikola Tesla born?", k=1)
     assert tesla.document.path.endswith("report.pdf") and tesla.page == 2
-    assert tesla.document.page_text(2)[tesla.page_start : tesla.page_start + len(tesla.text)] == tesla.text
+    document = index.document(tesla.document.id)  # a hit carries its passage's text, not the whole document's
+    assert document.page_text(2)[tesla.page_start : tesla.page_start + len(tesla.text)] == tesla.text
+    assert document.text[tesla.start : tesla.end] == tesla.text
 
 
 def test_reindexing_reads_only_changed_files_and_drops_deleted_ones(library, tmp_path):

@@ -68,12 +68,13 @@ class FileState:
 
 
 @dataclass(frozen=True)
-class StoredDocument:
+class DocumentInfo:
+    """A document without its text: what a citation needs besides the passage."""
+
     id: int
     path: str
     key: str
     title: str
-    text: str
     page_starts: tuple[int, ...]
     paged: bool
 
@@ -84,6 +85,11 @@ class StoredDocument:
             if start <= offset:
                 page = number
         return page
+
+
+@dataclass(frozen=True)
+class StoredDocument(DocumentInfo):
+    text: str  # the extracted text that every offset counts into
 
     def page_text(self, page: int) -> str:
         start = self.page_starts[page - 1]
@@ -96,15 +102,12 @@ class StoredPassage:
     """Characters [start, end) of a document's text, all on page `page`; `score` is its BM25 score."""
 
     id: int
-    document: StoredDocument
+    document: DocumentInfo
     page: int
     start: int
     end: int
     score: float
-
-    @property
-    def text(self) -> str:
-        return self.document.text[self.start : self.end]
+    text: str  # == the document's text[start:end]
 
     @property
     def page_start(self) -> int:
@@ -264,7 +267,10 @@ class Store:
         rows = self.connection.execute(
             "SELECT id, page, start, end FROM passages WHERE document_id = ? ORDER BY start", (document_id,)
         )
-        return [StoredPassage(pid, document, page, start, end, score=0.0) for pid, page, start, end in rows]
+        return [
+            StoredPassage(pid, document, page, start, end, score=0.0, text=document.text[start:end])
+            for pid, page, start, end in rows
+        ]
 
     def search(self, question: str, k: int) -> list[StoredPassage]:
         """The k passages BM25 ranks highest for the question's words (best first)."""
@@ -277,16 +283,28 @@ class Store:
             (match, k),
         ).fetchall()
         found = []
-        documents: dict[int, StoredDocument] = {}
+        documents: dict[int, DocumentInfo] = {}
         for passage_id, rank in rows:
-            document_id, page, start, end = self.connection.execute(
-                "SELECT document_id, page, start, end FROM passages WHERE id = ?", (passage_id,)
+            # The passage's text comes from its FTS row: a hit never loads its document's whole text.
+            document_id, page, start, end, text = self.connection.execute(
+                "SELECT p.document_id, p.page, p.start, p.end, f.text FROM passages p "
+                "JOIN passages_fts f ON f.rowid = p.id WHERE p.id = ?",
+                (passage_id,),
             ).fetchone()
             if document_id not in documents:
-                documents[document_id] = self.document(document_id)
+                documents[document_id] = self.document_info(document_id)
             # FTS5's bm25() is negated so that ORDER BY rank puts the best first; report the usual sign.
-            found.append(StoredPassage(passage_id, documents[document_id], page, start, end, score=-rank))
+            found.append(StoredPassage(passage_id, documents[document_id], page, start, end, -rank, text))
         return found
+
+    def document_info(self, document_id: int) -> DocumentInfo:
+        row = self.connection.execute(
+            "SELECT id, path, key, title, page_starts, paged FROM documents WHERE id = ?", (document_id,)
+        ).fetchone()
+        if row is None:
+            raise InputError(f"the index has no document {document_id}")
+        document_id, path, key, title, page_starts, paged = row
+        return DocumentInfo(document_id, path, key, title, tuple(json.loads(page_starts)), bool(paged))
 
 
 def _connect(database: Path) -> sqlite3.Connection:
@@ -303,4 +321,4 @@ def _connect(database: Path) -> sqlite3.Connection:
 
 def _document_from_row(row: tuple) -> StoredDocument:
     document_id, path, key, title, text, page_starts, paged = row
-    return StoredDocument(document_id, path, key, title, text, tuple(json.loads(page_starts)), bool(paged))
+    return StoredDocument(document_id, path, key, title, tuple(json.loads(page_starts)), bool(paged), text)
