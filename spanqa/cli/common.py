@@ -14,10 +14,14 @@ ModelOption = Annotated[
     typer.Option("--model", "-m", help="Model folder (default, or 'default': the model shipped with spanqa)."),
 ]
 BackendOption = Annotated[
-    str, typer.Option(help="Inference backend: torch, onnx, or auto (an ONNX model folder runs on onnx).")
+    str,
+    typer.Option(
+        help="Inference backend: torch, onnx, openvino (pip install 'spanqa[openvino]'), or auto (an ONNX model "
+        "folder runs on onnx, an OpenVINO one on openvino)."
+    ),
 ]
 PrecisionOption = Annotated[
-    str, typer.Option(help="fp32, bf16 (torch), int8 (onnx), or auto (int8 when the ONNX folder has it).")
+    str, typer.Option(help="fp32, bf16 (torch), int8 (onnx, openvino), or auto (int8 when the folder has it).")
 ]
 
 

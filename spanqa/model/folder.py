@@ -6,8 +6,10 @@ A model is a Hugging Face folder (config.json, weights, a fast tokenizer) plus `
 - a linear-head folder is a plain transformers question-answering folder;
 - a pointer-head folder holds the encoder in the transformers layout and the head in
   pointer_head.safetensors;
-- an ONNX folder (what `spanqa export` writes) holds model.onnx and/or model.int8.onnx instead
-  of, or beside, torch weights.
+- an ONNX folder (what `spanqa export --onnx` writes) holds model.onnx and/or model.int8.onnx instead
+  of, or beside, torch weights;
+- an OpenVINO folder (what `spanqa export --openvino` writes) holds model.openvino.xml + .bin (int8,
+  NNCF post-training quantisation) and/or model.openvino-fp32.xml + .bin.
 
 This module reads names and files only: it imports neither torch nor onnxruntime at module
 level, so choosing a back-end costs milliseconds.
@@ -36,11 +38,17 @@ WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
 ONNX_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
 ONNX_PRECISIONS = tuple(ONNX_FILES)
 TORCH_PRECISIONS = ("fp32", "bf16")
-BACKENDS = ("auto", "torch", "onnx")
+# OpenVINO IR: each .xml names the graph, its weights are the .bin of the same stem beside it.
+OPENVINO_FILES = {"int8": "model.openvino.xml", "fp32": "model.openvino-fp32.xml"}
+OPENVINO_PRECISIONS = tuple(OPENVINO_FILES)
+BACKENDS = ("auto", "torch", "onnx", "openvino")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 # What `backend="auto"` picks when a folder holds several ONNX files: fastest first.
 # int8 is first because it was measured within the accuracy budget (see bench/speed.py reports).
 AUTO_ONNX_ORDER = ("int8", "fp32")
+# ... and among OpenVINO files. A folder holding both kinds runs OpenVINO when it is installed: its
+# NNCF int8 was faster and closer to fp32 than ONNX Runtime's dynamic int8 (issue 17's probe).
+AUTO_OPENVINO_ORDER = ("int8", "fp32")
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
 # What a folder's model does: "reader" (extractive QA, the default: folders without a task field are
 # readers) or "classify" (sequence classification, spanqa.classify). Written to spanqa.json only when
@@ -253,6 +261,23 @@ def onnx_files(folder: str | os.PathLike[str]) -> dict[str, Path]:
     return found
 
 
+def openvino_files(folder: str | os.PathLike[str]) -> dict[str, Path]:
+    """{precision: .xml path} of the OpenVINO models in `folder` whose .bin is there too (empty when none)."""
+    found = {}
+    for precision, name in OPENVINO_FILES.items():
+        path = Path(folder) / name
+        if path.is_file() and path.with_suffix(".bin").is_file():
+            found[precision] = path
+    return found
+
+
+def openvino_installed() -> bool:
+    """Whether the openvino package can be imported (looked up, not imported: milliseconds)."""
+    import importlib.util
+
+    return importlib.util.find_spec("openvino") is not None
+
+
 def export_hint(folder: str | os.PathLike[str] | None) -> str:
     source = folder if folder is not None else "MODEL_DIR"
     return f"create one with `spanqa export {source} --onnx OUT_DIR` (add --int8 for the int8 model)"
@@ -273,22 +298,28 @@ def resolve_backend(
 ) -> tuple[str, str]:
     """The (backend, precision) to load `path` with; "auto" picks the fastest accurate choice.
 
+    - A folder with OpenVINO files runs on openvino when the openvino package is installed
+      (precision "auto": int8 when the folder has it, else fp32); without the package, or without
+      such files, the ONNX and torch rules below apply.
     - An ONNX folder (ONNX files, no torch weights) runs on onnx; precision "auto" takes int8
       when the folder has it, else fp32.
     - A torch folder runs on torch; precision "auto" takes bf16 when the CPU multiplies bf16
       natively, else fp32. A torch folder that also carries ONNX files runs them with "auto".
-    - Explicit choices are checked: torch runs fp32/bf16, onnx runs fp32/int8.
+    - Explicit choices are checked: torch runs fp32/bf16, onnx and openvino run fp32/int8.
     """
     if backend not in BACKENDS:
         raise InputError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if backend == "torch" and precision == "int8":
-        raise ConfigError("the torch backend runs fp32 or bf16, not 'int8': int8 needs --backend onnx")
-    if backend == "onnx" and precision == "bf16":
-        raise ConfigError("the onnx backend runs fp32 or int8, not 'bf16': bf16 needs --backend torch")
+        raise ConfigError("the torch backend runs fp32 or bf16, not 'int8': int8 needs --backend onnx or openvino")
+    if backend in ("onnx", "openvino") and precision == "bf16":
+        raise ConfigError(f"the {backend} backend runs fp32 or int8, not 'bf16': bf16 needs --backend torch")
     folder = local_folder(path)
     available = onnx_files(folder) if folder is not None else {}
+    openvino = openvino_files(folder) if folder is not None else {}
+    if backend == "auto" and _auto_runs_openvino(folder, precision, available, openvino):
+        backend = "openvino"
     if backend == "auto":
         if precision == "int8":
             backend = "onnx"
@@ -299,16 +330,28 @@ def resolve_backend(
         else:
             backend = "onnx"
     if precision == "auto":
-        if backend == "onnx":
+        if backend == "openvino":
+            precision = next((p for p in AUTO_OPENVINO_ORDER if p in openvino), "int8")
+        elif backend == "onnx":
             precision = next((p for p in AUTO_ONNX_ORDER if p in available), "fp32")
         else:
             precision = "bf16" if cpu_has_fast_bf16() else "fp32"
-    if backend == "torch" and folder is not None and available and not has_torch_weights(folder):
+    if backend == "torch" and folder is not None and (available or openvino) and not has_torch_weights(folder):
+        kind, flag = ("ONNX", "onnx") if available else ("OpenVINO", "openvino")
         raise ModelFolderError(
-            f"{folder} is an ONNX model folder without torch weights: load it with backend 'onnx' (--backend onnx) "
-            "or 'auto'"
+            f"{folder} is an {kind} model folder without torch weights: load it with backend '{flag}' "
+            f"(--backend {flag}) or 'auto'"
         )
     return backend, precision
+
+
+def _auto_runs_openvino(folder, precision: str, onnx: dict[str, Path], openvino: dict[str, Path]) -> bool:
+    """Whether backend "auto" runs the folder's OpenVINO files: when openvino is installed and they hold the
+    precision asked for, or when nothing else in the folder can run (then a missing package is the error)."""
+    if not openvino or precision == "bf16":
+        return False
+    nothing_else = not (onnx or has_torch_weights(folder))
+    return nothing_else or (openvino_installed() and (precision == "auto" or precision in openvino))
 
 
 def onnx_model_file(path: str | os.PathLike[str] | None, precision: str = "auto") -> tuple[Path, str, Path]:
@@ -335,6 +378,35 @@ def onnx_model_file(path: str | os.PathLike[str] | None, precision: str = "auto"
             f"{folder} has no {precision} ONNX model ({ONNX_FILES[precision]}; it holds "
             f"{', '.join(sorted(available))}): export one with `spanqa export SOURCE_MODEL_DIR --onnx OUT_DIR{flag}`, "
             f"or pass --precision {next(iter(available))}"
+        )
+    return folder, precision, available[precision]
+
+
+def openvino_model_file(path: str | os.PathLike[str] | None, precision: str = "auto") -> tuple[Path, str, Path]:
+    """(folder, precision, OpenVINO .xml file) to run for `path`; "auto" takes the fastest file the folder holds."""
+    folder = local_folder(path)
+    if folder is None:
+        source = Path(str(path)).expanduser()
+        if not source.exists():
+            raise ModelFolderError(f"model folder {source} does not exist: check the path (--model)")
+        raise ModelFolderError(f"model path {source} is a file; pass the folder that holds model.openvino.xml")
+    if precision not in ("auto", *OPENVINO_PRECISIONS):
+        raise InputError(f"precision must be fp32 or int8 for the openvino backend, got {precision!r}")
+    available = openvino_files(folder)
+    if not available:
+        names = " or ".join(f"{name} + .bin" for name in OPENVINO_FILES.values())
+        raise ModelFolderError(
+            f"{folder} holds no OpenVINO model ({names}): create one with "
+            "`spanqa export SOURCE_MODEL_DIR --openvino OUT_DIR --int8 --calibration TRAIN.json`"
+        )
+    if precision == "auto":
+        precision = next(p for p in AUTO_OPENVINO_ORDER if p in available)
+    if precision not in available:
+        flag = " --int8 --calibration TRAIN.json" if precision == "int8" else ""
+        raise ModelFolderError(
+            f"{folder} has no {precision} OpenVINO model ({OPENVINO_FILES[precision]}; it holds "
+            f"{', '.join(sorted(available))}): export one with `spanqa export SOURCE_MODEL_DIR --openvino OUT_DIR"
+            f"{flag}`, or pass --precision {next(iter(available))}"
         )
     return folder, precision, available[precision]
 

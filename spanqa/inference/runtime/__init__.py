@@ -1,8 +1,8 @@
-"""Stage 2: run a span model on padded batches of windows (torch, or ONNX Runtime).
+"""Stage 2: run a span model on padded batches of windows (torch, ONNX Runtime, or OpenVINO).
 
 `load_runtime` turns a model folder into what the reader needs: a runtime (the `Runtime`
-protocol of `base`), the tokenizer and the folder's ModelInfo. torch and onnxruntime are
-imported only by the back-end that is chosen.
+protocol of `base`), the tokenizer and the folder's ModelInfo. torch, onnxruntime and openvino
+are imported only by the back-end that is chosen.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from spanqa.model.folder import (
     Task,
     check_task,
     onnx_model_file,
+    openvino_model_file,
     read_model_info,
     resolve_backend,
     shipped_if_default,
@@ -58,9 +59,15 @@ def load_runtime(
         if device != "cpu":
             raise InputError(f"the onnx backend runs on the CPU only, not {device!r}: use backend 'torch'")
         return _load_onnx(path, precision, threads, spin_wait, task)
+    if backend == "openvino":
+        if device != "cpu":
+            raise InputError(f"the openvino backend runs on the CPU only, not {device!r}: use backend 'torch'")
+        if task == "classify":
+            raise InputError("the openvino backend runs question-answering models only: use backend 'onnx' or 'torch'")
+        return _load_openvino(path, precision, threads)
     if backend == "torch":
         return _load_torch(path, precision, device, threads, task)
-    raise InputError(f"backend must be 'torch' or 'onnx', got {backend!r}")
+    raise InputError(f"backend must be 'torch', 'onnx' or 'openvino', got {backend!r}")
 
 
 def _load_onnx(path, precision: str, threads: int | None, spin_wait: bool, task: Task = "reader") -> LoadedRuntime:
@@ -76,6 +83,15 @@ def _load_onnx(path, precision: str, threads: int | None, spin_wait: bool, task:
         return LoadedRuntime(runtime, tokenizer, info.replace(task="classify"), folder)
     runtime = OnnxRuntime(model_file, precision=precision, threads=threads, spin_wait=spin_wait)
     return LoadedRuntime(runtime, tokenizer, info, folder)
+
+
+def _load_openvino(path, precision: str, threads: int | None) -> LoadedRuntime:
+    from spanqa.inference.runtime.openvino import OpenVinoRuntime
+
+    folder, precision, model_file = openvino_model_file(path, precision)
+    info = read_model_info(folder)
+    runtime = OpenVinoRuntime(model_file, precision=precision, threads=threads)
+    return LoadedRuntime(runtime, _folder_tokenizer(folder), info, folder)
 
 
 def _load_torch(path, precision: str, device: str, threads: int | None, task: Task = "reader") -> LoadedRuntime:

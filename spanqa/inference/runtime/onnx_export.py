@@ -88,7 +88,7 @@ def export_onnx(
     from spanqa.model.torch_io import load_model
 
     began = time.perf_counter()
-    destination = _check_destination(Path(model_dir), Path(out_dir).expanduser(), overwrite)
+    destination = check_destination(Path(model_dir), Path(out_dir).expanduser(), overwrite)
     if model_task(model_dir) == "classify":
         from spanqa.model.classifier_io import load_classifier_model
 
@@ -97,14 +97,14 @@ def export_onnx(
     else:
         loaded = load_model(model_dir)
     with staged_folder(destination) as staging:
-        check_batch = _check_batch(loaded.tokenizer)
-        with _quiet():
-            expected = _torch_logits(loaded.model, check_batch)
+        batch = check_batch(loaded.tokenizer)
+        with quiet():
+            expected = torch_logits(loaded.model, batch)
         fp32_path = staging / ONNX_FILES["fp32"]
         plain_path = staging / "model.plain.onnx"
-        _use_eager_attention(loaded.model)
-        _torch_export(loaded.model, check_batch, plain_path)
-        max_abs_diff = _max_abs_diff(_onnx_logits(plain_path, check_batch), expected, check_batch)
+        use_eager_attention(loaded.model)
+        torch_export(loaded.model, batch, plain_path)
+        max_abs_diff = logits_max_abs_diff(_onnx_logits(plain_path, batch), expected, batch)
         if not max_abs_diff <= tolerance:
             raise ModelFolderError(
                 f"the ONNX export of {model_dir} differs from torch by {max_abs_diff:.3g} (over {tolerance:g}): "
@@ -112,7 +112,7 @@ def export_onnx(
             )
         optimized = False
         if optimize and _optimize(plain_path, fp32_path, loaded.model.config):
-            fused_diff = _max_abs_diff(_onnx_logits(fp32_path, check_batch), expected, check_batch)
+            fused_diff = logits_max_abs_diff(_onnx_logits(fp32_path, batch), expected, batch)
             optimized = fused_diff <= tolerance
             if optimized:
                 max_abs_diff = fused_diff
@@ -125,9 +125,9 @@ def export_onnx(
         if int8:
             int8_path = staging / ONNX_FILES["int8"]
             quantize_int8(fp32_path, int8_path, keep_fp32=keep_fp32, per_channel=per_channel)
-            quantized = _onnx_logits(int8_path, check_batch)
-            int8_diff = _max_abs_diff(quantized, expected, check_batch)
-            agreement = _argmax_agreement(quantized, expected, check_batch)
+            quantized = _onnx_logits(int8_path, batch)
+            int8_diff = logits_max_abs_diff(quantized, expected, batch)
+            agreement = argmax_agreement(quantized, expected, batch)
             fp32_path.unlink()
             onnx_file = ONNX_FILES["int8"]
         quantization = {"weights": "QInt8", "per_channel": per_channel, "kept_fp32": list(keep_fp32)} if int8 else None
@@ -146,11 +146,12 @@ def export_onnx(
     )
 
 
-def _check_destination(model_dir: Path, destination: Path, overwrite: bool) -> Path:
+def check_destination(model_dir: Path, destination: Path, overwrite: bool, flag: str = "--onnx") -> Path:
+    """`destination` checked as an export's output folder: not a file, not the source, empty unless `overwrite`."""
     if not model_dir.expanduser().exists():
         raise ModelFolderError(f"model folder {model_dir} does not exist: check the MODEL_DIR argument")
     if destination.exists() and not destination.is_dir():
-        raise InputError(f"output {destination} is a file: give a folder path for --onnx")
+        raise InputError(f"output {destination} is a file: give a folder path for {flag}")
     source = model_dir.expanduser().resolve()
     target = destination.resolve()
     if target == source or target in source.parents:
@@ -163,7 +164,7 @@ def _check_destination(model_dir: Path, destination: Path, overwrite: bool) -> P
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     """Silence the exporter's and the optimiser's warnings (TracerWarnings are expected here)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -185,14 +186,14 @@ def _without_log_message(fragment: str) -> Iterator[None]:
         root.removeFilter(keep)
 
 
-def _check_batch(tokenizer) -> dict[str, np.ndarray]:
+def check_batch(tokenizer) -> dict[str, np.ndarray]:
     """A padded batch of real windows of different lengths (padding exercises the attention mask)."""
     questions, contexts = zip(*CHECK_PAIRS, strict=True)
     encoded = tokenizer(list(questions), list(contexts), padding=True, return_tensors="np")
     return {name: encoded[name].astype(np.int64) for name in INPUT_NAMES if name in encoded}
 
 
-def _torch_logits(model, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def torch_logits(model, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     import torch
 
     with torch.inference_mode():
@@ -213,7 +214,7 @@ def _valid(end: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return real[:, :, None] & real[:, None, :] if end.ndim == 3 else real
 
 
-def _max_abs_diff(got: tuple[np.ndarray, np.ndarray], expected: tuple[np.ndarray, np.ndarray], batch) -> float:
+def logits_max_abs_diff(got: tuple[np.ndarray, np.ndarray], expected: tuple[np.ndarray, np.ndarray], batch) -> float:
     mask = batch["attention_mask"]
     if len(expected) == 1:  # a classifier: logits [B, C], no positions
         return float(np.abs(got[0] - expected[0]).max())
@@ -222,7 +223,7 @@ def _max_abs_diff(got: tuple[np.ndarray, np.ndarray], expected: tuple[np.ndarray
     return float(max(start_diff, end_diff))
 
 
-def _argmax_agreement(got, expected, batch) -> float:
+def argmax_agreement(got, expected, batch) -> float:
     """Share of windows whose best start token and best end token (over real tokens) agree."""
     mask = batch["attention_mask"].astype(bool)
     if len(expected) == 1:  # a classifier: the best label of each text
@@ -253,7 +254,7 @@ def _positional(model, input_names: tuple[str, ...]):
     return PositionalSpanModel().eval()
 
 
-def _use_eager_attention(model) -> None:
+def use_eager_attention(model) -> None:
     """Export the plain softmax(QK^T)V attention: the optimiser fuses it into one Attention node
     (QAttention in int8), which it cannot do with the SDPA graph transformers uses by default."""
     if model.head_type == "classifier":
@@ -268,7 +269,7 @@ def _use_eager_attention(model) -> None:
         setter("eager")
 
 
-def _torch_export(model, batch: dict[str, np.ndarray], path: Path) -> None:
+def torch_export(model, batch: dict[str, np.ndarray], path: Path) -> None:
     import torch
 
     names = tuple(name for name in INPUT_NAMES if name in batch)
@@ -284,7 +285,7 @@ def _torch_export(model, batch: dict[str, np.ndarray], path: Path) -> None:
             {0: "batch", 1: "sequence", 2: "sequence"} if model.head_type == "pointer" else token_axes
         )
     inputs = tuple(torch.from_numpy(batch[name]) for name in names)
-    with _quiet(), torch.inference_mode():
+    with quiet(), torch.inference_mode():
         torch.onnx.export(
             _positional(model, names),
             inputs,
@@ -304,7 +305,7 @@ def _optimize(source: Path, target: Path, config) -> bool:
         return False
     from onnxruntime.transformers.optimizer import optimize_model
 
-    with _quiet():
+    with quiet():
         optimized = optimize_model(
             str(source),
             model_type="bert",
@@ -331,7 +332,7 @@ def quantize_int8(
 
     graph = onnx.load(str(source), load_external_data=False).graph
     excluded = [node.name for node in graph.node if any(fragment in node.name for fragment in keep_fp32)]
-    with _quiet(), _without_log_message("pre-processing before quantization"):
+    with quiet(), _without_log_message("pre-processing before quantization"):
         quantize_dynamic(
             str(source),
             str(target),
