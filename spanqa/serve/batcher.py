@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from spanqa.errors import ConfigError
+from spanqa.heap import release_free_heap
 from spanqa.inference.pipeline import predict_queries
-from spanqa.serve.heap import release_free_heap
 from spanqa.settings import ReaderSettings
 from spanqa.types import Prediction, Query
 

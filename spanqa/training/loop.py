@@ -26,6 +26,7 @@ import torch
 
 from spanqa.data import load_squad
 from spanqa.errors import ConfigError, DataFileError
+from spanqa.heap import allocate_large_blocks_with_mmap
 from spanqa.inference.features import pad_windows
 from spanqa.inference.pipeline import pad_token_id
 from spanqa.model.folder import ModelInfo
@@ -110,6 +111,9 @@ def train(config: TrainConfig, resume: bool = False, echo: Say = print) -> dict[
     """Fine-tune `config.base` on `config.train_files`; returns a summary of the run."""
     from accelerate.utils import set_seed
 
+    # Length-grouped batches free and allocate blocks of ever-changing sizes: without this a long run's
+    # memory grows step after step (spanqa/heap.py).
+    allocate_large_blocks_with_mmap()
     accelerator = _start_accelerator(config)
     main = accelerator.is_main_process
     say = echo if main else _say_nothing
