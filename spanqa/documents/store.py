@@ -58,6 +58,10 @@ STOPWORDS = frozenset(
 _WORD = re.compile(r"\w+")
 
 
+DOCUMENT_INFO_COLUMNS = "id, path, key, title, page_starts, paged"
+DOCUMENT_COLUMNS = "id, path, key, title, text, page_starts, paged"
+
+
 @dataclass(frozen=True)
 class FileState:
     """What tells a changed file from an unchanged one."""
@@ -248,16 +252,22 @@ class Store:
         }
 
     def document(self, document_id: int) -> StoredDocument:
-        row = self.connection.execute(
-            "SELECT id, path, key, title, text, page_starts, paged FROM documents WHERE id = ?", (document_id,)
-        ).fetchone()
+        return _document_from_row(self._document_row(DOCUMENT_COLUMNS, document_id))
+
+    def document_info(self, document_id: int) -> DocumentInfo:
+        """The document without its text (which can be megabytes): what a search hit needs."""
+        document_id, path, key, title, page_starts, paged = self._document_row(DOCUMENT_INFO_COLUMNS, document_id)
+        return DocumentInfo(document_id, path, key, title, tuple(json.loads(page_starts)), bool(paged))
+
+    def _document_row(self, columns: str, document_id: int) -> tuple:
+        row = self.connection.execute(f"SELECT {columns} FROM documents WHERE id = ?", (document_id,)).fetchone()
         if row is None:
             raise InputError(f"the index has no document {document_id}")
-        return _document_from_row(row)
+        return row
 
     def documents(self) -> list[StoredDocument]:
         rows = self.connection.execute(
-            "SELECT id, path, key, title, text, page_starts, paged FROM documents ORDER BY path, key"
+            f"SELECT {DOCUMENT_COLUMNS} FROM documents ORDER BY path, key"
         )
         return [_document_from_row(row) for row in rows]
 
@@ -297,14 +307,6 @@ class Store:
             found.append(StoredPassage(passage_id, documents[document_id], page, start, end, -rank, text))
         return found
 
-    def document_info(self, document_id: int) -> DocumentInfo:
-        row = self.connection.execute(
-            "SELECT id, path, key, title, page_starts, paged FROM documents WHERE id = ?", (document_id,)
-        ).fetchone()
-        if row is None:
-            raise InputError(f"the index has no document {document_id}")
-        document_id, path, key, title, page_starts, paged = row
-        return DocumentInfo(document_id, path, key, title, tuple(json.loads(page_starts)), bool(paged))
 
 
 def _connect(database: Path) -> sqlite3.Connection:

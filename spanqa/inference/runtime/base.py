@@ -6,9 +6,12 @@ end logits; the reader never touches torch or onnxruntime directly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal, Protocol
 
 import numpy as np
+
+from spanqa.errors import InputError
 
 Backend = Literal["torch", "onnx"]
 Precision = Literal["fp32", "bf16", "int8"]
@@ -35,3 +38,17 @@ class ClassifierRuntime(Protocol):
     def run(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """[B, L] arrays in -> logits [B, C] (C: the folder's labels)."""
         ...
+
+
+def exported_model_feed(batch: dict[str, np.ndarray], input_names: Sequence[str], what: str) -> dict[str, np.ndarray]:
+    """The int64 inputs an exported model (ONNX, OpenVINO) takes, from `pad_windows`' [B, L] arrays.
+
+    A model that takes segment ids gets zeros when the batch has none (tokenizers without them).
+    """
+    feed = {name: np.ascontiguousarray(batch[name], dtype=np.int64) for name in input_names if name in batch}
+    missing = [name for name in input_names if name not in feed]
+    if missing == ["token_type_ids"]:
+        feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
+    elif missing:
+        raise InputError(f"the {what} model needs the input(s) {', '.join(missing)}, which the batch lacks")
+    return feed

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from spanqa.errors import InputError, MissingExtraError, ModelFolderError
+from spanqa.errors import MissingExtraError, ModelFolderError
+from spanqa.inference.runtime.base import exported_model_feed
 
 
 class OnnxRuntime:
@@ -54,14 +55,7 @@ class OnnxRuntime:
 
     def outputs(self, batch: dict[str, np.ndarray], names: list[str] | None = None) -> list[np.ndarray]:
         """The model's outputs `names` (None: all of them) as float32 arrays, for any ONNX model spanqa exports."""
-        # input_ids/attention_mask/token_type_ids: [B, L] int64
-        feed = {name: np.ascontiguousarray(batch[name], dtype=np.int64) for name in self.input_names if name in batch}
-        missing = [name for name in self.input_names if name not in feed]
-        if missing:
-            if missing == ["token_type_ids"]:
-                feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
-            else:
-                raise InputError(f"the ONNX model needs the input(s) {', '.join(missing)}, which the batch lacks")
+        feed = exported_model_feed(batch, self.input_names, "ONNX")
         arrays = self.session.run(names or self.output_names, feed)
         return [array.astype(np.float32, copy=False) for array in arrays]
 

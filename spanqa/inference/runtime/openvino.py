@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from spanqa.errors import InputError, MissingExtraError, ModelFolderError
+from spanqa.errors import MissingExtraError, ModelFolderError
+from spanqa.inference.runtime.base import exported_model_feed
 
 INSTALL_HINT = "pip install 'spanqa[openvino]'"
 # Where OpenVINO keeps compiled models: loading one again takes ~0.2 s instead of ~0.5 s of compiling
@@ -87,13 +88,7 @@ class OpenVinoRuntime:
 
     def outputs(self, batch: dict[str, np.ndarray], names: list[str] | None = None) -> list[np.ndarray]:
         """The model's outputs `names` (None: all of them) as float32 arrays."""
-        feed = {name: np.ascontiguousarray(batch[name], dtype=np.int64) for name in self.input_names if name in batch}
-        missing = [name for name in self.input_names if name not in feed]
-        if missing:
-            if missing == ["token_type_ids"]:
-                feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
-            else:
-                raise InputError(f"the OpenVINO model needs the input(s) {', '.join(missing)}, which the batch lacks")
+        feed = exported_model_feed(batch, self.input_names, "OpenVINO")
         rows, length = feed["input_ids"].shape
         request, padded = self.request_for(rows, length)
         if padded != length:  # padding is masked out: the real tokens' logits do not change
