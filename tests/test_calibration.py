@@ -165,3 +165,18 @@ def test_calibrate_help_shows_an_example(monkeypatch: pytest.MonkeyPatch, capsys
     assert code == 0, err
     assert "Example: spanqa calibrate heldout-v1.1.json --model models/my-reader --write" in flat(out)
     assert "--write" in out and "--model" in out
+
+
+def test_calibrate_writes_into_an_onnx_folder(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from spanqa.inference.runtime.onnx_export import export_onnx
+
+    folder = export_onnx(tiny_model_dir, tmp_path / "onnx", int8=True).folder  # no torch weights in it
+    code, out, err = run_main(
+        monkeypatch, capsys, "calibrate", str(SQUAD_V1_SMALL), "--model", str(folder), "--write", "--no-progress"
+    )
+    assert code == 0, err
+    assert "temperature written to" in out
+    temperature = json.loads((Path(folder) / "spanqa.json").read_text())["reader"]["temperature"]
+    assert Reader.load(folder).settings.temperature == temperature != 1.0

@@ -49,17 +49,12 @@ def calibrate(
     from spanqa.errors import InputError
     from spanqa.evaluation.calibration import calibrate as fit_calibration
     from spanqa.fileio import write_json_atomic
-    from spanqa.model.folder import (
-        ModelInfo,
-        read_model_info,
-        resolve_model_path,
-        shipped_if_default,
-        write_model_info,
-    )
+    from spanqa.model.folder import DEFAULT_MODEL_DIR, ModelInfo, read_model_info, shipped_if_default, write_model_info
 
     examples = load_squad(data)
-    folder = Path(resolve_model_path(shipped_if_default(model)))
-    reader = load_reader(str(folder), backend, precision, threads)
+    source = shipped_if_default(model)
+    reader = load_reader(source, backend, precision, threads)  # torch, ONNX and OpenVINO folders alike
+    folder = Path(source) if source is not None else DEFAULT_MODEL_DIR
     calibration = fit_calibration(reader, examples, batch_size=batch_size, progress=not no_progress)
     fit, threshold = calibration.temperature, calibration.threshold
     typer.echo(
