@@ -26,7 +26,7 @@ import torch
 
 from spanqa.data import load_squad
 from spanqa.errors import ConfigError, DataFileError
-from spanqa.heap import allocate_large_blocks_with_mmap
+from spanqa.heap import release_free_heap
 from spanqa.inference.features import pad_windows
 from spanqa.inference.pipeline import pad_token_id
 from spanqa.model.folder import ModelInfo
@@ -111,9 +111,6 @@ def train(config: TrainConfig, resume: bool = False, echo: Say = print) -> dict[
     """Fine-tune `config.base` on `config.train_files`; returns a summary of the run."""
     from accelerate.utils import set_seed
 
-    # Length-grouped batches free and allocate blocks of ever-changing sizes: without this a long run's
-    # memory grows step after step (spanqa/heap.py).
-    allocate_large_blocks_with_mmap()
     accelerator = _start_accelerator(config)
     main = accelerator.is_main_process
     say = echo if main else _say_nothing
@@ -359,6 +356,9 @@ class TrainingStep:
         self.optimizer.step()
         self.schedule.step()
         self.optimizer.zero_grad(set_to_none=True)
+        # Batches of ever-changing lengths fragment glibc's heap: without this a long run's memory
+        # grows step after step until the kernel kills it (spanqa/heap.py).
+        release_free_heap()
 
 
 @dataclass
