@@ -25,7 +25,8 @@ from spanqa.data.squad import examples_to_squad
 from spanqa.fileio import write_json_atomic
 from spanqa.model.folder import training_runs
 from spanqa.model.torch_io import load_model
-from spanqa.training.history import QuestionKey, question_key, questions_seen
+from spanqa.training.data import QuestionKey, question_key
+from spanqa.training.history import questions_seen
 from spanqa.types import Example
 
 

@@ -160,7 +160,8 @@ def test_history_replays_the_questions_a_run_put_in_its_steps(minilm_dir, tmp_pa
 
     from spanqa.data import load_squad
     from spanqa.model.folder import ModelInfo, training_runs, write_model_info
-    from spanqa.training.history import question_key, questions_in_steps
+    from spanqa.training.data import question_key
+    from spanqa.training.history import questions_in_steps
 
     run = TrainConfig(
         base="b", train_files=(str(SQUAD_V1_SMALL),), out="o", max_steps=3, batch_size=4, negatives=0.0

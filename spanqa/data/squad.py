@@ -149,6 +149,17 @@ def restrict_to_ids(dataset: Mapping[str, Any], ids: Collection[str]) -> dict[st
     return {**dataset, "data": articles}
 
 
+def article_contexts(examples: Iterable[Example]) -> dict[str, list[str]]:
+    """Each title's paragraphs in file order; a paragraph is listed again only when other paragraphs
+    came between (SQuAD files list a paragraph's questions together, so that is when a title recurs)."""
+    by_title: dict[str, list[str]] = {}
+    for example in examples:
+        contexts = by_title.setdefault(example.title, [])
+        if not contexts or contexts[-1] != example.context:
+            contexts.append(example.context)
+    return by_title
+
+
 def examples_to_squad(examples: Iterable[Example], version: str = "1.1") -> dict[str, Any]:
     """Examples as a SQuAD object: one article per title, one paragraph per context, in first-seen order."""
     articles: dict[str, dict[str, list[dict[str, Any]]]] = {}

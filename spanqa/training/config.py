@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from spanqa.errors import ConfigError
+from spanqa.settings import ReaderSettings
 
 
 def setting(default: Any = dataclasses.MISSING, *, help: str, path: bool = False) -> Any:
@@ -100,6 +101,22 @@ class TrainConfig:
             raise ConfigError(f"--task must be reader or classify, got {self.task!r}")
         if self.task == "classify" and (not self.text_column or not self.label_column):
             raise ConfigError("--task classify needs --text-column and --label-column (the columns of --train)")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """The config a checkpoint or spanqa.json recorded (`to_dict`); settings it predates take their defaults."""
+        fields = {field.name: field for field in dataclasses.fields(cls)}
+        known = {name: value for name, value in values.items() if name in fields}
+        for name in ("train_files", "exclude_files"):
+            if name in known:
+                known[name] = tuple(known[name])
+        return cls(**known)
+
+    def reader_settings(self) -> ReaderSettings:
+        """How training cuts its windows (the same settings cut them at inference)."""
+        return ReaderSettings(
+            max_seq_len=self.max_seq_len, doc_stride=self.doc_stride, max_question_len=self.max_question_len
+        )
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)

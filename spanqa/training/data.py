@@ -17,10 +17,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spanqa.data import load_squad
+from spanqa.data.squad import article_contexts
 from spanqa.inference.features import encode_windows
 from spanqa.settings import ReaderSettings
+from spanqa.training.config import TrainConfig
 from spanqa.training.hard_negatives import hard_negatives as write_hard_negatives
 from spanqa.types import Example
+
+QuestionKey = tuple[str, str]
 
 REPAIR_SHIFTS = (-1, 1, -2, 2)
 # Questions tokenised at a time: the tokenizer's encodings of a whole SQuAD train set (with their
@@ -32,7 +37,8 @@ ENCODE_CHUNK = 2000
 class TrainingWindow:
     """What a step needs of a window: its tokens, segment ids and labels (no character offsets).
 
-    About a tenth of an inference Window's memory: 134k windows of SQuAD v2.0 train fit in 0.3 GB.
+    5 bytes a token (int32 ids, int8 segments) where an inference Window keeps about 50 (int64 ids,
+    segments and two pairs of character offsets, and a mask).
     """
 
     example_index: int
@@ -80,6 +86,19 @@ class PreparationSummary:
         ]
 
 
+def question_key(example: Example) -> QuestionKey:
+    """What training deduplicates on: a question asked twice of one paragraph is one question."""
+    return example.question.strip(), example.context
+
+
+def training_questions(config: TrainConfig) -> tuple[list[Example], list[Example]]:
+    """(the questions of config's --train files, cut to --max-train-examples; the --exclude questions)."""
+    examples = [e for path in config.train_files for e in load_squad(path)]
+    if config.max_train_examples is not None:
+        examples = examples[: config.max_train_examples]
+    return examples, [e for path in config.exclude_files for e in load_squad(path)]
+
+
 def locate_answer(example: Example) -> tuple[tuple[int, int] | None, bool]:
     """(start, end) character span of the first gold answer and whether it had to be repaired."""
     answer = example.answers[0]
@@ -100,11 +119,7 @@ def locate_answer(example: Example) -> tuple[tuple[int, int] | None, bool]:
 
 def _synthetic_negatives(examples: Sequence[Example], rate: float, rng: random.Random) -> list[Example]:
     """Pair answerable questions with other paragraphs of their article that lack the answer."""
-    by_title: dict[str, list[str]] = {}
-    for example in examples:
-        contexts = by_title.setdefault(example.title, [])
-        if not contexts or contexts[-1] != example.context:
-            contexts.append(example.context)
+    by_title = article_contexts(examples)
     negatives = []
     for example in examples:
         if not example.answers:
@@ -142,11 +157,11 @@ def select_training_examples(
     summary = PreparationSummary()
     kept: list[Example] = []
     spans: list[tuple[int, int] | None] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[QuestionKey] = set()
     held_out_ids = {e.id for e in exclude}
-    held_out_keys = {(e.question.strip(), e.context) for e in exclude}
+    held_out_keys = {question_key(e) for e in exclude}
     for example in examples:
-        key = (example.question.strip(), example.context)
+        key = question_key(example)
         if example.id in held_out_ids or key in held_out_keys:
             summary.excluded += 1
             continue

@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from spanqa.data.squad import article_contexts
 from spanqa.types import Example
 
 # The auxiliaries that take "n't"; "did Beyonce release" becomes "didn't Beyonce release".
@@ -47,6 +48,7 @@ QUESTION_WORDS = {"What", "Which", "Who", "Whom", "Whose", "When", "Where", "Why
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October"]
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 NOT_NAMES = {*MONTHS, "November", "December", *WEEKDAYS}
+NOT_SWAPPED = QUESTION_WORDS | NOT_NAMES  # capitalised words of a question that are no name to swap
 
 ANTONYM_PAIRS = """
 first last; largest smallest; biggest smallest; highest lowest; longest shortest; oldest youngest;
@@ -81,6 +83,9 @@ def antonyms() -> dict[str, str]:
 ANTONYMS = antonyms()
 
 
+NameShape = tuple[int, bool]
+
+
 @dataclass(frozen=True)
 class ArticleFacts:
     """What the paragraphs of an article offer to swap in: their names (with their shape) and years."""
@@ -102,9 +107,6 @@ class ArticleFacts:
 
 
 Rewrite = Callable[[str, str, ArticleFacts, random.Random], "str | None"]
-
-
-NameShape = tuple[int, bool]
 
 
 def name_shape(text: str, match: re.Match) -> NameShape:
@@ -142,7 +144,7 @@ def negate(question: str, context: str, facts: ArticleFacts, rng: random.Random)
 
 def swap_entity(question: str, context: str, facts: ArticleFacts, rng: random.Random) -> str | None:
     """A name the paragraph mentions, replaced by another of the article's names of the same shape."""
-    names = [m for m in NAME.finditer(question) if m.start() > 0 and m.group() not in QUESTION_WORDS | NOT_NAMES]
+    names = [m for m in NAME.finditer(question) if m.start() > 0 and m.group() not in NOT_SWAPPED]
     names = [m for m in names if contains(context, m.group())]
     if not names:
         return None
@@ -236,11 +238,7 @@ def hard_negatives(
     A rate of 0.5 rewrites about every other answerable question once; above 1, some are
     rewritten several times (by different kinds where possible).
     """
-    by_title: dict[str, list[str]] = {}
-    for example in examples:
-        contexts = by_title.setdefault(example.title, [])
-        if not contexts or contexts[-1] != example.context:
-            contexts.append(example.context)
+    by_title = article_contexts(examples)
     facts: dict[str, ArticleFacts] = {}
     made: list[Example] = []
     counts = dict.fromkeys(REWRITES, 0)

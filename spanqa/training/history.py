@@ -8,48 +8,38 @@ are training data, so fitting a threshold on them leaves dev untouched.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from spanqa.data import load_squad
-from spanqa.settings import ReaderSettings
-from spanqa.training.data import select_training_examples, training_windows
-from spanqa.training.loop import epoch_batches
-from spanqa.types import Example
-
-QuestionKey = tuple[str, str]
-
-
-def question_key(example: Example) -> QuestionKey:
-    """What training deduplicates on: a question asked twice of one paragraph is one question."""
-    return example.question.strip(), example.context
+from spanqa.training.config import TrainConfig
+from spanqa.training.data import (
+    QuestionKey,
+    question_key,
+    select_training_examples,
+    training_questions,
+    training_windows,
+)
+from spanqa.training.loop import epoch_batches, steps_in_run
 
 
 def questions_in_steps(run: dict[str, Any], tokenizer) -> set[QuestionKey]:
     """The questions with at least one window in a step of `run` (a TrainConfig dict; one process)."""
-    examples = [e for path in run["train_files"] for e in load_squad(path)]
-    if run.get("max_train_examples") is not None:
-        examples = examples[: run["max_train_examples"]]
-    excluded = [e for path in run.get("exclude_files", []) for e in load_squad(path)]
+    config = TrainConfig.from_dict(run)
+    examples, excluded = training_questions(config)
     kept, spans, _ = select_training_examples(
-        examples, run["negatives"], run["seed"], exclude=excluded, hard_negatives=run.get("hard_negatives", 0.0)
+        examples, config.negatives, config.seed, exclude=excluded, hard_negatives=config.hard_negatives
     )
-    settings = ReaderSettings(
-        max_seq_len=run["max_seq_len"], doc_stride=run["doc_stride"], max_question_len=run["max_question_len"]
-    )
-    windows = training_windows(tokenizer, kept, spans, settings)
+    windows = training_windows(tokenizer, kept, spans, config.reader_settings())
     lengths = np.array([w.length for w in windows])
-    batch, accum = run["batch_size"], run["grad_accum"]
-    micro_per_epoch = len(epoch_batches(lengths, batch, run["seed"], 0)) // accum * accum
-    total_steps = run["max_steps"] or math.ceil(run["epochs"] * (micro_per_epoch // accum))
-    micro_left = total_steps * accum
+    batch, accum = config.batch_size, config.grad_accum
+    micro_per_epoch = len(epoch_batches(lengths, batch, config.seed, 0)) // accum * accum
+    micro_left = steps_in_run(config, lengths, batch) * accum
     used: set[QuestionKey] = set()
     epoch = 0
     while micro_left > 0:
-        batches = epoch_batches(lengths, batch, run["seed"], epoch)[:micro_per_epoch][:micro_left]
+        batches = epoch_batches(lengths, batch, config.seed, epoch)[:micro_per_epoch][:micro_left]
         for indices in batches:
             used.update(question_key(kept[windows[i].example_index]) for i in indices)
         micro_left -= len(batches)

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from spanqa.data import load_squad
 from spanqa.errors import ConfigError, DataFileError
 from spanqa.heap import release_free_heap
 from spanqa.inference.features import pad_windows
@@ -36,7 +35,7 @@ from spanqa.settings import ReaderSettings
 from spanqa.training.checkpoint import Checkpointer, Position, latest_checkpoint, load_latest_readable, set_rng_state
 from spanqa.training.classify_task import ClassificationTask
 from spanqa.training.config import TrainConfig
-from spanqa.training.data import PreparationSummary, TrainingWindow, prepare_training_windows
+from spanqa.training.data import PreparationSummary, TrainingWindow, prepare_training_windows, training_questions
 from spanqa.training.evaluate import TrainingEvaluation
 from spanqa.training.logs import RunLog, StepLog
 
@@ -128,12 +127,10 @@ def train(config: TrainConfig, resume: bool = False, echo: Say = print) -> dict[
         data = classify.prepare(loaded.tokenizer)
     else:
         loaded = load_model(config.base, head=config.head, for_training=True)
-        settings = ReaderSettings(
-            max_seq_len=config.max_seq_len, doc_stride=config.doc_stride, max_question_len=config.max_question_len
-        )
+        settings = config.reader_settings()
         data = _prepare_data(config, loaded.tokenizer, settings, say)
     global_batch = config.batch_size * accelerator.num_processes
-    total_steps = _total_steps(config, data, global_batch)
+    total_steps = steps_in_run(config, data.lengths, global_batch)
 
     optimizer = build_optimizer(loaded.model, config)
     schedule = build_schedule(optimizer, total_steps, config.warmup_ratio)
@@ -265,10 +262,7 @@ class TrainingData:
 
 
 def _prepare_data(config: TrainConfig, tokenizer, settings: ReaderSettings, say: Say) -> TrainingData:
-    examples = [e for path in config.train_files for e in load_squad(path)]
-    if config.max_train_examples is not None:
-        examples = examples[: config.max_train_examples]
-    excluded = [e for path in config.exclude_files for e in load_squad(path)]
+    examples, excluded = training_questions(config)
     say(f"preparing {len(examples):,} training questions ...")
     windows, summary = prepare_training_windows(
         tokenizer,
@@ -291,11 +285,12 @@ def _prepare_data(config: TrainConfig, tokenizer, settings: ReaderSettings, say:
     return TrainingData(windows, np.array([w.length for w in windows]), summary, pad_token_id(tokenizer))
 
 
-def _total_steps(config: TrainConfig, data: TrainingData, global_batch: int) -> int:
-    steps_per_epoch = len(epoch_batches(data.lengths, global_batch, config.seed, 0)) // config.grad_accum
+def steps_in_run(config: TrainConfig, lengths: np.ndarray, global_batch: int) -> int:
+    """The optimiser steps of the whole run: --max-steps, or --epochs of the epoch's full batches."""
+    steps_per_epoch = len(epoch_batches(lengths, global_batch, config.seed, 0)) // config.grad_accum
     if steps_per_epoch == 0:
         raise ConfigError(
-            f"{len(data.windows)} training windows do not fill one step of {global_batch * config.grad_accum}: "
+            f"{len(lengths)} training windows do not fill one step of {global_batch * config.grad_accum}: "
             "lower --batch-size or --grad-accum, or add data"
         )
     return config.max_steps or math.ceil(config.epochs * steps_per_epoch)
