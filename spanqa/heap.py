@@ -26,19 +26,14 @@ from functools import cache
 
 
 @cache
-def _libc() -> ctypes.CDLL | None:
+def _malloc_trim() -> Callable[[int], int] | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     except OSError:
         return None
-
-
-@cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    libc = _libc()
-    trim = getattr(libc, "malloc_trim", None) if libc is not None else None  # absent from musl
+    trim = getattr(libc, "malloc_trim", None)  # absent from musl
     if trim is None:
         return None
     trim.argtypes = [ctypes.c_size_t]

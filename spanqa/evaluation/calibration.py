@@ -96,8 +96,12 @@ class Calibration:
         return {**fitted, "null_threshold": self.threshold.to_dict() if self.threshold else None}
 
 
+def is_answerable(example: Example) -> bool:
+    return bool(example.answers) and not example.is_impossible
+
+
 def answerable_only(examples: Sequence[Example]) -> list[Example]:
-    return [e for e in examples if e.answers and not e.is_impossible]
+    return [e for e in examples if is_answerable(e)]
 
 
 def fit_temperature(
@@ -117,7 +121,7 @@ def calibrate(
             f"calibration needs at least {MIN_QUESTIONS} answerable questions, got {len(answerable)}: "
             "give it a bigger held-out file"
         )
-    unanswerable = [e for e in examples if e.is_impossible or not e.answers]
+    unanswerable = [e for e in examples if not is_answerable(e)]
     if unanswerable and len(unanswerable) < MIN_QUESTIONS:
         raise InputError(
             f"fitting the no-answer threshold needs at least {MIN_QUESTIONS} unanswerable questions, got "
@@ -154,7 +158,7 @@ def fit_null_threshold_on_logits(
     return ThresholdFit(
         null_threshold=threshold,
         questions=len(examples),
-        unanswerable=sum(1 for e in examples if e.is_impossible or not e.answers),
+        unanswerable=sum(1 for e in examples if not is_answerable(e)),
         f1=float(at["f1"]),
         has_answer_f1=float(at.get("HasAns_f1", 0.0)),
         no_answer_f1=float(at.get("NoAns_f1", 0.0)),

@@ -32,6 +32,7 @@ import numpy as np
 
 from spanqa.errors import InputError, ModelFolderError
 from spanqa.fileio import staged_folder
+from spanqa.inference.runtime.base import exported_model_feed
 from spanqa.inference.runtime.onnx_export import (
     KEEP_FP32,
     argmax_agreement,
@@ -175,6 +176,7 @@ def calibration_batches(tokenizer, settings, files: Sequence[Path], limit: int) 
     """Up to `limit` one-window batches from randomly chosen questions of `files` (fixed seed)."""
     from spanqa.data.squad import load_squad
     from spanqa.inference.features import encode_windows, pad_windows
+    from spanqa.inference.pipeline import pad_token_id
 
     examples = [example for path in files for example in load_squad(path)]
     if not examples:
@@ -182,9 +184,8 @@ def calibration_batches(tokenizer, settings, files: Sequence[Path], limit: int) 
     random.Random(CALIBRATION_SEED).shuffle(examples)
     chosen = examples[:limit]  # every question gives at least one window
     windows = encode_windows(tokenizer, [e.question for e in chosen], [e.context for e in chosen], settings)[:limit]
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     # One window per batch, unpadded: calibration sees the activations of real tokens only.
-    return [pad_windows([window], pad_id) for window in windows]
+    return [pad_windows([window], pad_token_id(tokenizer)) for window in windows]
 
 
 def _quantize(model, samples: list[dict[str, np.ndarray]]):
@@ -193,10 +194,7 @@ def _quantize(model, samples: list[dict[str, np.ndarray]]):
     names = [port.get_any_name() for port in model.inputs]
 
     def feed(sample: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        inputs = {name: sample[name] for name in names if name in sample}
-        if "token_type_ids" in names and "token_type_ids" not in inputs:
-            inputs["token_type_ids"] = np.zeros_like(sample["input_ids"])
-        return inputs
+        return exported_model_feed(sample, names, "OpenVINO")
 
     kept = nncf.IgnoredScope(patterns=[f".*{fragment}.*" for fragment in KEEP_FP32], validate=False)
     with quiet():
