@@ -322,9 +322,14 @@ def quantize_int8(
     target: str | os.PathLike[str],
     keep_fp32: tuple[str, ...] = KEEP_FP32,
     per_channel: bool = True,
+    weight_type: str = "QInt8",
+    reduce_range: bool = False,
 ) -> list[str]:
-    """Dynamic int8 quantisation (QInt8 weights); nodes whose name holds a `keep_fp32` fragment stay fp32.
+    """Dynamic int8 quantisation; nodes whose name holds a `keep_fp32` fragment stay fp32.
 
+    QInt8 weights with uint8 activations (U8S8) and full-range weights is what spanqa ships;
+    `weight_type="QUInt8"` (U8U8) and `reduce_range` (7-bit weights, which AVX2's u8 x s8
+    multiply-add cannot saturate) are there for bench/ort_options.py, which measured them.
     Returns the names of the nodes kept in fp32.
     """
     import onnx
@@ -336,8 +341,9 @@ def quantize_int8(
         quantize_dynamic(
             str(source),
             str(target),
-            weight_type=QuantType.QInt8,
+            weight_type=QuantType[weight_type],
             per_channel=per_channel,
+            reduce_range=reduce_range,
             nodes_to_exclude=excluded,
             # Shape inference cannot see through the optimiser's fused (com.microsoft) nodes.
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
