@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from tiny_model import build_tiny_model
 
 from spanqa.errors import ConfigError
-from spanqa.training.checkpoint import latest_checkpoint, list_checkpoints
+from spanqa.training.checkpoint import COMPLETE_MARKER, latest_checkpoint, list_checkpoints, prune_checkpoints
 from spanqa.training.config import TrainConfig
 from spanqa.training.loop import epoch_batches
 from spanqa.types import Example, GoldAnswer
@@ -182,7 +182,7 @@ TRAIN_OPTIONS = [
     "--warmup-ratio", "--weight-decay", "--max-grad-norm", "--max-seq-len", "--doc-stride", "--max-question-len",
     "--seed", "--optimizer", "--head", "--precision", "--negatives", "--save-every", "--keep-last", "--eval-every",
     "--eval-limit", "--eval-batch-size", "--resume", "--logdir", "--checkpoint-dir", "--log-every",
-    "--max-train-examples", "--no-progress", "--exclude", "--hard-negatives", "--label-smoothing",
+    "--max-train-examples", "--no-progress", "--exclude", "--hard-negatives", "--label-smoothing", "--keep-every",
 ]  # fmt: skip
 
 
@@ -223,7 +223,7 @@ def test_every_train_option_reaches_the_config(monkeypatch, capsys, configs_give
         "--max-grad-norm": "0", "--max-seq-len": "128", "--doc-stride": "16", "--max-question-len": "8",
         "--seed": "3", "--optimizer": "adafactor", "--head": "pointer", "--precision": "bf16", "--negatives": "0.5",
         "--hard-negatives": "0.25", "--label-smoothing": "0.1", "--save-every": "11", "--keep-last": "1",
-        "--eval-every": "4", "--eval-limit": "9", "--eval-batch-size": "6",
+        "--keep-every": "22", "--eval-every": "4", "--eval-limit": "9", "--eval-batch-size": "6",
         "--logdir": "logs", "--checkpoint-dir": "ckpt", "--log-every": "2", "--max-train-examples": "12",
         "--task": "classify", "--text-column": "t", "--text-pair-column": "p", "--label-column": "l",
     }  # fmt: skip
@@ -239,8 +239,8 @@ def test_every_train_option_reaches_the_config(monkeypatch, capsys, configs_give
         exclude_files=("h1.json", "h2.json"), epochs=3.5, max_steps=7, lr=0.001,
         batch_size=5, grad_accum=2, warmup_ratio=0.2, weight_decay=0.5, max_grad_norm=0.0, max_seq_len=128,
         doc_stride=16, max_question_len=8, seed=3, optimizer="adafactor", head="pointer", precision="bf16",
-        negatives=0.5, hard_negatives=0.25, label_smoothing=0.1, save_every=11, keep_last=1, eval_every=4, eval_limit=9,
-        eval_batch_size=6, logdir="logs",
+        negatives=0.5, hard_negatives=0.25, label_smoothing=0.1, save_every=11, keep_last=1, keep_every=22,
+        eval_every=4, eval_limit=9, eval_batch_size=6, logdir="logs",
         checkpoint_dir="ckpt", log_every=2, max_train_examples=12, progress=False,
         task="classify", text_column="t", text_pair_column="p", label_column="l", multi_label=True,
     )  # fmt: skip
@@ -441,3 +441,47 @@ def test_label_smoothing_spreads_the_target_over_real_tokens_only():
     target = torch.tensor([2])
     softer = torch.log(torch.tensor([[0.025, 0.025, 0.9, 0.025, 0.025]]))
     assert span_loss(softer, softer, target, target, one, 0.1) < span_loss(peaked, peaked, target, target, one, 0.1)
+
+
+def test_pruning_keeps_the_last_checkpoints_and_every_nth_step(tmp_path):
+    for step in (100, 150, 200, 250, 300, 350, 400):
+        folder = tmp_path / f"step-{step:09d}"
+        folder.mkdir()
+        (folder / COMPLETE_MARKER).touch()
+    prune_checkpoints(tmp_path, keep_last=2, keep_every=200)
+    assert [path.name for path in list_checkpoints(tmp_path)] == [
+        f"step-{step:09d}" for step in (200, 350, 400)
+    ]
+    prune_checkpoints(tmp_path, keep_last=1)
+    assert [path.name for path in list_checkpoints(tmp_path)] == ["step-000000400"]
+
+
+@pytest.mark.parametrize("keep_every", [0, 15])
+def test_keep_every_must_be_a_multiple_of_save_every(keep_every):
+    with pytest.raises(ConfigError, match="keep-every"):
+        TrainConfig(base="b", train_files=("t.json",), out="o", save_every=10, keep_every=keep_every)
+
+
+@pytest.mark.slow
+def test_averaged_checkpoints_are_the_mean_of_the_kept_weights(base_model, tmp_path):
+    out = tmp_path / "run"
+    args = ["--max-steps", "6", "--batch-size", "4", "--save-every", "2", "--keep-every", "2", "--keep-last", "1"]
+    result = _run(_train_cmd(base_model, out, *args))
+    assert result.returncode == 0, result.stderr
+    kept = list_checkpoints(out / "checkpoints")
+    assert [path.name for path in kept] == ["step-000000002", "step-000000004", "step-000000006"]
+    script = Path(__file__).resolve().parents[1] / "scripts" / "average_checkpoints.py"
+    averaged = tmp_path / "avg"
+    done = _run([sys.executable, str(script), str(out), "--last", "3", "--out", str(averaged)])
+    assert done.returncode == 0, done.stderr
+    states = [torch.load(path / "state.pt", weights_only=False)["model"] for path in kept]
+    got = _weights(averaged)
+    name = next(key for key in states[0] if key.endswith("qa_outputs.weight"))
+    expected = sum(state[name].float() for state in states) / 3
+    saved_name = next(key for key in got if key.endswith("qa_outputs.weight"))
+    assert torch.allclose(got[saved_name].float(), expected, atol=1e-6)
+    assert not torch.allclose(states[0][name].float(), states[2][name].float())  # the steps really differ
+    info = json.loads((averaged / "spanqa.json").read_text())
+    assert info["averaged_checkpoints"] == [2, 4, 6] or info.get("extra", {}).get("averaged_checkpoints") == [2, 4, 6]
+    too_many = _run([sys.executable, str(script), str(out), "--last", "4", "--out", str(tmp_path / "x")])
+    assert too_many.returncode == 2 and "Traceback" not in too_many.stderr and "--keep-every" in too_many.stderr

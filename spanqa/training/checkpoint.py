@@ -73,8 +73,21 @@ def latest_checkpoint(directory: Path) -> Path | None:
     return checkpoints[-1] if checkpoints else None
 
 
-def prune_checkpoints(directory: Path, keep_last: int, protect: Path | None = None) -> None:
+def checkpoint_step(path: Path) -> int:
+    """The step a checkpoint folder (step-NNNNNNNNN) was saved at."""
+    match = CHECKPOINT_PATTERN.match(path.name)
+    if match is None:
+        raise ValueError(f"{path} is not a checkpoint folder (step-NNNNNNNNN)")
+    return int(match.group(1))
+
+
+def prune_checkpoints(
+    directory: Path, keep_last: int, protect: Path | None = None, keep_every: int | None = None
+) -> None:
+    """Delete all but the last `keep_last` checkpoints, and those of every `keep_every`-th step."""
     for path in list_checkpoints(directory)[:-keep_last] if keep_last > 0 else []:
+        if keep_every and checkpoint_step(path) % keep_every == 0:
+            continue
         if protect is None or path.resolve() != protect.resolve():
             shutil.rmtree(path, ignore_errors=True)
 
@@ -173,7 +186,7 @@ class Checkpointer:
         saved = None
         if self.accelerator.is_main_process:
             saved = save_checkpoint(self.directory, position.step, self._state(position), rngs)
-            prune_checkpoints(self.directory, self.config.keep_last)
+            prune_checkpoints(self.directory, self.config.keep_last, keep_every=self.config.keep_every)
         self.accelerator.wait_for_everyone()
         return saved
 

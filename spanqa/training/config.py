@@ -56,6 +56,10 @@ class TrainConfig:
     )
     save_every: int = setting(500, help="Checkpoint every N steps.")
     keep_last: int = setting(3, help="Checkpoints to keep.")
+    keep_every: int | None = setting(
+        None, help="Also keep the checkpoint of every N-th step, for scripts/average_checkpoints.py (a multiple "
+        "of --save-every)."
+    )
     eval_every: int | None = setting(None, help="Evaluate on --eval every N steps.")
     eval_limit: int | None = setting(None, help="Evaluate on the first N questions only.")
     eval_batch_size: int = setting(64, help="Windows per batch when evaluating.")
@@ -93,6 +97,10 @@ class TrainConfig:
             raise ConfigError(f"--head must be linear or pointer, got {self.head!r}")
         if self.precision not in ("fp32", "bf16"):
             raise ConfigError(f"--precision must be fp32 or bf16, got {self.precision!r}")
+        if self.keep_every is not None and (self.keep_every <= 0 or self.keep_every % self.save_every):
+            raise ConfigError(
+                f"--keep-every must be a positive multiple of --save-every ({self.save_every}), got {self.keep_every}"
+            )
         if self.eval_every is not None and self.eval_every <= 0:
             raise ConfigError(f"--eval-every must be positive, got {self.eval_every}")
         if not self.train_files:
