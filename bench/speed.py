@@ -1,22 +1,25 @@
 """Speed and accuracy of every inference backend, against transformers' QuestionAnsweringPipeline.
 
-For the model folder --model (a torch spanqa folder; the ONNX folders are exported here) and the
-first --limit questions of SQuAD v1.1 dev, in one run:
+For the model folder --model (a torch spanqa folder; the ONNX folders are exported here) and SQuAD
+v1.1 dev (--limit questions timed, --accuracy-limit scored: all by default), in one run:
 
 - questions/s of `Reader.predict` for torch fp32, torch bf16, onnx fp32 and onnx int8 (the batch
   size tuned per backend on the first --tune-limit questions), and EM/F1 of their answers;
 - the same for QuestionAnsweringPipeline (transformers 4.57.6, in its own virtual environment
   under ~/.cache/spanqa-bench, built on first use: the pipeline left transformers in 5.3), with
   its best batch size of 1, 8, 16;
+- the same for a peer (--peer, default optimum-int8): Optimum's ORTModelForQuestionAnswering on the
+  int8 ONNX file onnx-int8 runs, decoded by that pipeline, in a venv of its own (--no-peer skips it);
 - single-question latency p50/p99 on a ~150-token window (tokenising and decoding included);
 - start-up time of `python -m spanqa ask` (import + model load + one answer), as a subprocess;
 - the measured matmul peaks of this machine (fp32/bf16 torch, int8 ONNX Runtime MatMulInteger and
   torch._int_mm) and the share of them the model's FLOPs reach;
+- the bound: questions/s and latency at 100% of each peak, and the share of it each target needs;
 - where a target is missed, where the time goes: tokenising, forward, decoding.
 
 Writes a markdown report to --out and the same numbers as JSON beside it (.json), atomically.
 
-    python bench/speed.py --model MODEL_DIR --limit 300 --out reports/speed.md
+    python bench/speed.py --model MODEL_DIR --limit 600 --out reports/speed.md
 
 This file reads the arguments and wires the parts; each part is a module of bench/speedkit/ (its
 __init__ lists them).
@@ -36,12 +39,14 @@ from pathlib import Path
 from speedkit import REPO
 from speedkit.backends import BACKENDS, BackendResult, run_backend
 from speedkit.baseline import BASELINE_VENV, run_baseline
+from speedkit.bound import bound
 from speedkit.data import select_questions
 from speedkit.exports import ships_onnx
 from speedkit.latency import latency_example
 from speedkit.machine import machine
 from speedkit.peaks import matmul_peaks
-from speedkit.report import fmt, targets_check, write_report
+from speedkit.peer import PEER_VENV, PEERS, run_peer
+from speedkit.report import TARGETS, fmt, targets_check, write_report
 
 DEFAULT_DATA = REPO.parent / "shared/data/squad/dev-v1.1.json"
 
@@ -50,7 +55,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, type=Path, help="A torch spanqa model folder.")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SQuAD v1.1 JSON (default: dev-v1.1).")
-    parser.add_argument("--limit", type=int, default=None, help="Use the first N questions (default: all).")
+    parser.add_argument("--limit", type=int, default=None, help="Time the first N questions (default: all).")
+    parser.add_argument(
+        "--accuracy-limit", type=int, default=None, help="Score EM/F1 on the first N questions (default: all)."
+    )
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "speed.md", help="Markdown report path.")
     parser.add_argument("--backends", default=",".join(BACKENDS), help=f"Comma-separated, of {', '.join(BACKENDS)}.")
     parser.add_argument("--batch-sizes", default="8,32", help="Reader batch sizes to try per backend.")
@@ -65,6 +73,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--export-dir", type=Path, default=None, help="Keep (and reuse) the ONNX exports here.")
     parser.add_argument("--no-baseline", action="store_true", help="Skip the transformers pipeline.")
     parser.add_argument("--baseline-venv", default=str(BASELINE_VENV), help="Where the pipeline's venv lives.")
+    parser.add_argument(
+        "--peer", default="optimum-int8", choices=sorted(PEERS), help="The peer run after the pipeline baseline."
+    )
+    parser.add_argument("--no-peer", action="store_true", help="Skip the peer (it runs when the baseline runs).")
+    parser.add_argument("--peer-venv", default=str(PEER_VENV), help="Where the peer's venv lives.")
     parser.add_argument(
         "--force-bf16", action="store_true", help="Run torch-bf16 even on a CPU without native bf16 (slow)."
     )
@@ -88,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     info = machine()
-    examples, dataset = select_questions(args.data, args.limit)
-    args.tune_limit = min(args.tune_limit, len(examples))
+    examples, dataset = select_questions(args.data, args.accuracy_limit)  # scored; the first --limit are timed
+    args.limit = min(args.limit or len(examples), len(examples))
+    args.tune_limit = min(args.tune_limit, args.limit)
     model_info = read_model_info(model)
     config = json.loads((model / "config.json").read_text(encoding="utf-8"))
     # the whole model, not just its tokenizer: no back-end's load_s then pays for importing transformers' models
@@ -126,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             results.append(result)
-        baseline = None
+        baseline = peer = None
         if not args.no_baseline:
             if model_info.head != "linear":
                 notes.append("no pipeline baseline: the pipeline loads linear-head models only")
@@ -138,13 +152,24 @@ def main(argv: list[str] | None = None) -> int:
                     f"F1 {baseline['f1']:.2f}",
                     flush=True,
                 )
+                if not args.no_peer:
+                    print(f"peer {args.peer} ...", flush=True)
+                    peer = run_peer(args.peer, model, export_dir, examples, dataset, model_info.settings, args, work)
+                    print(f"  {peer['questions_per_second']:.1f} q/s (batch {peer['batch_size']}), F1 {peer['f1']:.2f}")
+                    notes.append(
+                        f"{args.peer}: Optimum's ORTModelForQuestionAnswering (optimum-onnx {peer['optimum_onnx']}, "
+                        f"onnxruntime {peer['onnxruntime']}, intra-op threads {peer['ort_threads'] or 'its default'}) "
+                        f"on `{peer['onnx_file']}`, answered by the pipeline of transformers {peer['transformers']} "
+                        "with its settings and batch-size choice: what a user after speed without spanqa would run."
+                    )
     measured = [r for r in results if not r.skipped]
     report = {
         "command": shlex.join([sys.executable.rsplit("/", 1)[-1], *sys.argv]),
         "model": str(model),
         "head": model_info.head,
         "data": str(args.data),
-        "questions": len(examples),
+        "questions": args.limit,
+        "scored_questions": len(examples),
         "windows": measured[0].windows if measured else 0,
         "latency_tokens": lat_case[2],
         "threads": args.threads,
@@ -154,9 +179,11 @@ def main(argv: list[str] | None = None) -> int:
         "peaks": peaks,
         "backends": [asdict(r) for r in results],
         "baseline": baseline,
+        "peer": peer,
         "notes": notes,
     }
     report["target_misses"] = targets_check(report)
+    report["bound"] = bound(report, config, TARGETS)
     write_report(args.out, report)
     print(f"report written to {args.out} and {args.out.with_suffix('.json')}")
     return 0

@@ -8,6 +8,8 @@
 - latency: single-question latency, and the start-up time of `python -m spanqa ask`
 - backends: every measurement of one back-end (BackendResult)
 - baseline: transformers' QuestionAnsweringPipeline in its own virtual environment
+- peer: the peer a speed-seeking user would pick (Optimum's ORTModelForQuestionAnswering on the int8 file)
+- bound: what the model's FLOPs allow at 100% of each measured peak
 - machine: facts about this machine
 - report: the targets, and the markdown report
 """

@@ -8,7 +8,15 @@ from typing import Any
 
 import numpy as np
 
-PEAK_FOR = {"fp32": "fp32", "bf16": "bf16", "int8": "int8"}  # the peak each precision is compared with
+
+def peak_of(peaks: dict[str, dict[str, Any]], precision: str) -> float | None:
+    """The best GFLOP/s measured for `precision` by any of its kernels (int8: ORT's or torch's), None if unmeasured.
+
+    A back-end's share of it says how close it runs to what this CPU can do in that precision, not
+    only to what its own library's kernel does.
+    """
+    rates = [peak["gflops"] for name, peak in peaks.items() if name == precision or name.startswith(f"{precision}_")]
+    return max(rates, default=None)
 
 
 def matmul_peaks(budget_s: float = 2.0) -> dict[str, dict[str, Any]]:
