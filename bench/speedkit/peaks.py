@@ -32,6 +32,8 @@ def matmul_peaks(budget_s: float = 2.0) -> dict[str, dict[str, Any]]:
 
         n = size_within(work_at, budget_s)
         peaks[name] = {"gflops": best_rate(work_at(n), 2 * n**3, budget_s), "n": n, "how": f"torch {name} matmul"}
+    n = size_within(ort_fp32_work, budget_s)
+    peaks["fp32_ort"] = {"gflops": best_rate(ort_fp32_work(n), 2 * n**3, budget_s), "n": n, "how": "ORT MatMul"}
     n = size_within(ort_int8_work, budget_s)
     peaks["int8"] = {"gflops": best_rate(ort_int8_work(n), 2 * n**3, budget_s), "n": n, "how": "ORT MatMulInteger"}
     if hasattr(torch, "_int_mm"):
@@ -77,21 +79,35 @@ def size_within(work_at: Callable[[int], Callable[[], Any]], budget_s: float, la
 
 def ort_int8_work(n: int) -> Callable[[], Any]:
     """uint8 activations x int8 weights -> int32 with ONNX Runtime's MatMulInteger (as dynamic int8 runs)."""
+    rng = np.random.default_rng(0)
+    weights = rng.integers(-128, 127, (n, n), dtype=np.int8)
+    return ort_matmul_work("MatMulInteger", weights, rng.integers(0, 255, (n, n), dtype=np.uint8))
+
+
+def ort_fp32_work(n: int) -> Callable[[], Any]:
+    """fp32 x fp32 with ONNX Runtime's MatMul (MLAS): the kernel the ONNX fp32 back-end runs."""
+    rng = np.random.default_rng(0)
+    weights, activations = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+    return ort_matmul_work("MatMul", weights, activations)
+
+
+def ort_matmul_work(op: str, weights: np.ndarray, activations: np.ndarray) -> Callable[[], Any]:
+    """One ONNX Runtime node `op`(A, B) with B a constant, run on `activations`."""
     import onnx
     import onnxruntime as ort
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
-    rng = np.random.default_rng(0)
-    weights = numpy_helper.from_array(rng.integers(-128, 127, (n, n), dtype=np.int8), "B")
+    element = {np.dtype(np.uint8): onnx.TensorProto.UINT8, np.dtype(np.float32): onnx.TensorProto.FLOAT}
+    output = onnx.TensorProto.INT32 if op == "MatMulInteger" else onnx.TensorProto.FLOAT
+    n = activations.shape[0]
     graph = helper.make_graph(
-        [helper.make_node("MatMulInteger", ["A", "B"], ["C"])],
-        "int8_peak",
-        [helper.make_tensor_value_info("A", TensorProto.UINT8, [n, n])],
-        [helper.make_tensor_value_info("C", TensorProto.INT32, [n, n])],
-        initializer=[weights],
+        [helper.make_node(op, ["A", "B"], ["C"])],
+        f"{op}_peak",
+        [helper.make_tensor_value_info("A", element[activations.dtype], [n, n])],
+        [helper.make_tensor_value_info("C", output, [n, n])],
+        initializer=[numpy_helper.from_array(weights, "B")],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    activations = rng.integers(0, 255, (n, n), dtype=np.uint8)
     onnx.checker.check_model(model)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return lambda: session.run(None, {"A": activations})
