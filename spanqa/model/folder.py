@@ -47,9 +47,9 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 # int8 is first because it was measured within the accuracy budget (see bench/speed.py reports).
 AUTO_ONNX_ORDER = ("int8", "fp32")
 # ... and among OpenVINO files. A folder holding both kinds runs OpenVINO when it is installed: its
-# files are there only because someone exported them into it. Its NNCF int8 is closer to fp32 than
-# ONNX Runtime's dynamic int8, but slower with 2 threads (reports/speed_openvino.md), which is why
-# the default model ships no OpenVINO files.
+# files are there only because someone exported them into it, and its NNCF int8 is as fast as ONNX
+# Runtime's dynamic int8 once its shapes are compiled, and closer to fp32 (reports/speed.md). The
+# default model ships no OpenVINO files because OpenVINO is an extra.
 AUTO_OPENVINO_ORDER = ("int8", "fp32")
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
 # What a folder's model does: "reader" (extractive QA, the default: folders without a task field are
