@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -356,59 +357,72 @@ def _auto_runs_openvino(folder, precision: str, onnx: dict[str, Path], openvino:
     return nothing_else or (openvino_installed() and (precision == "auto" or precision in openvino))
 
 
+@dataclass(frozen=True)
+class ExportedFormat:
+    """What differs between the exported formats a folder can hold (ONNX, OpenVINO IR) when one is chosen to run."""
+
+    name: str  # as users read it: "ONNX"
+    backend: str  # as they type it: "onnx"
+    files: dict[str, str]  # precision -> file name
+    find: Callable[[str | os.PathLike[str]], dict[str, Path]]  # the files a folder holds
+    auto_order: tuple[str, ...]
+    listing: str  # the files, as "holds no ... model (LISTING)" names them
+    export_flags: str  # the `spanqa export` flags that write the format
+    int8_flags: str  # and those that make it int8
+
+
+ONNX_FORMAT = ExportedFormat(
+    "ONNX", "onnx", ONNX_FILES, onnx_files, AUTO_ONNX_ORDER, " or ".join(ONNX_FILES.values()), "--onnx", " --int8"
+)
+OPENVINO_FORMAT = ExportedFormat(
+    "OpenVINO",
+    "openvino",
+    OPENVINO_FILES,
+    openvino_files,
+    AUTO_OPENVINO_ORDER,
+    " or ".join(f"{name} + .bin" for name in OPENVINO_FILES.values()),
+    "--openvino",
+    " --int8 --calibration TRAIN.json",
+)
+
+
 def onnx_model_file(path: str | os.PathLike[str] | None, precision: str = "auto") -> tuple[Path, str, Path]:
     """(folder, precision, ONNX file) to run for `path`; "auto" takes the fastest file the folder holds."""
-    folder = local_folder(path)
-    if folder is None:
-        source = Path(str(path)).expanduser()
-        if not source.exists():
-            raise ModelFolderError(f"model folder {source} does not exist: check the path (--model)")
-        raise ModelFolderError(f"model path {source} is a file; pass the folder that holds model.onnx")
-    if precision == "bf16":
-        raise ConfigError("the onnx backend runs fp32 or int8, not 'bf16': bf16 needs --backend torch")
-    if precision not in ("auto", *ONNX_PRECISIONS):
-        raise InputError(f"precision must be fp32 or int8 for the onnx backend, got {precision!r}")
-    available = onnx_files(folder)
-    if not available:
-        names = " or ".join(ONNX_FILES.values())
-        raise ModelFolderError(f"{folder} holds no ONNX model ({names}): {export_hint(path)}")
-    if precision == "auto":
-        precision = next(p for p in AUTO_ONNX_ORDER if p in available)
-    if precision not in available:
-        flag = " --int8" if precision == "int8" else ""
-        raise ModelFolderError(
-            f"{folder} has no {precision} ONNX model ({ONNX_FILES[precision]}; it holds "
-            f"{', '.join(sorted(available))}): export one with `spanqa export SOURCE_MODEL_DIR --onnx OUT_DIR{flag}`, "
-            f"or pass --precision {next(iter(available))}"
-        )
-    return folder, precision, available[precision]
+    return exported_model_file(ONNX_FORMAT, path, precision, no_model_hint=export_hint(path))
 
 
 def openvino_model_file(path: str | os.PathLike[str] | None, precision: str = "auto") -> tuple[Path, str, Path]:
     """(folder, precision, OpenVINO .xml file) to run for `path`; "auto" takes the fastest file the folder holds."""
+    hint = "create one with `spanqa export SOURCE_MODEL_DIR --openvino OUT_DIR --int8 --calibration TRAIN.json`"
+    return exported_model_file(OPENVINO_FORMAT, path, precision, no_model_hint=hint)
+
+
+def exported_model_file(
+    kind: ExportedFormat, path: str | os.PathLike[str] | None, precision: str, no_model_hint: str
+) -> tuple[Path, str, Path]:
+    """(folder, precision, file of format `kind`) to run for `path`, or an error that says what to export."""
     folder = local_folder(path)
     if folder is None:
         source = Path(str(path)).expanduser()
         if not source.exists():
             raise ModelFolderError(f"model folder {source} does not exist: check the path (--model)")
-        raise ModelFolderError(f"model path {source} is a file; pass the folder that holds model.openvino.xml")
-    if precision not in ("auto", *OPENVINO_PRECISIONS):
-        raise InputError(f"precision must be fp32 or int8 for the openvino backend, got {precision!r}")
-    available = openvino_files(folder)
+        main_file = next(iter(kind.files.values()))
+        raise ModelFolderError(f"model path {source} is a file; pass the folder that holds {main_file}")
+    if precision == "bf16":
+        raise ConfigError(f"the {kind.backend} backend runs fp32 or int8, not 'bf16': bf16 needs --backend torch")
+    if precision not in ("auto", *kind.files):
+        raise InputError(f"precision must be fp32 or int8 for the {kind.backend} backend, got {precision!r}")
+    available = kind.find(folder)
     if not available:
-        names = " or ".join(f"{name} + .bin" for name in OPENVINO_FILES.values())
-        raise ModelFolderError(
-            f"{folder} holds no OpenVINO model ({names}): create one with "
-            "`spanqa export SOURCE_MODEL_DIR --openvino OUT_DIR --int8 --calibration TRAIN.json`"
-        )
+        raise ModelFolderError(f"{folder} holds no {kind.name} model ({kind.listing}): {no_model_hint}")
     if precision == "auto":
-        precision = next(p for p in AUTO_OPENVINO_ORDER if p in available)
+        precision = next(p for p in kind.auto_order if p in available)
     if precision not in available:
-        flag = " --int8 --calibration TRAIN.json" if precision == "int8" else ""
+        flag = kind.int8_flags if precision == "int8" else ""
         raise ModelFolderError(
-            f"{folder} has no {precision} OpenVINO model ({OPENVINO_FILES[precision]}; it holds "
-            f"{', '.join(sorted(available))}): export one with `spanqa export SOURCE_MODEL_DIR --openvino OUT_DIR"
-            f"{flag}`, or pass --precision {next(iter(available))}"
+            f"{folder} has no {precision} {kind.name} model ({kind.files[precision]}; it holds "
+            f"{', '.join(sorted(available))}): export one with `spanqa export SOURCE_MODEL_DIR {kind.export_flags} "
+            f"OUT_DIR{flag}`, or pass --precision {next(iter(available))}"
         )
     return folder, precision, available[precision]
 
