@@ -1,6 +1,6 @@
 """Average the weights of a training run's last checkpoints into a model folder (a cheap try for small readers).
 
-    python scripts/average_checkpoints.py RUN_OUT --last 3 --out RUN_OUT-avg3
+    python scripts/average_checkpoints.py RUN_OUT --last 3 --every 1000 --out RUN_OUT-avg3
 
 RUN_OUT is a `spanqa train --out` folder: its model files give the architecture, tokenizer and
 settings, its checkpoints/ the weights. Keep spaced checkpoints with `spanqa train --keep-every N`
@@ -38,13 +38,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="The spanqa train --out folder.")
     parser.add_argument("--last", type=int, default=3, help="Average the last N checkpoints (default 3).")
+    parser.add_argument(
+        "--every", type=int, default=None, help="Only checkpoints of steps that are multiples of N (--keep-every N)."
+    )
     parser.add_argument("--checkpoints", type=Path, default=None, help="Default: RUN/checkpoints.")
     parser.add_argument("--out", type=Path, required=True, help="The model folder to write.")
     args = parser.parse_args(argv)
     found = list_checkpoints(args.checkpoints or args.run / "checkpoints")
+    if args.every:
+        found = [path for path in found if checkpoint_step(path) % args.every == 0]
     if args.last < 2 or len(found) < args.last:
+        which = f" at multiples of {args.every} steps" if args.every else ""
         print(
-            f"error: --last must be at least 2 and at most the {len(found)} complete checkpoints found "
+            f"error: --last must be at least 2 and at most the {len(found)} complete checkpoints{which} found "
             f"in {args.checkpoints or args.run / 'checkpoints'}; keep more with spanqa train --keep-every N",
             file=sys.stderr,
         )

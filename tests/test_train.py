@@ -482,6 +482,8 @@ def test_averaged_checkpoints_are_the_mean_of_the_kept_weights(base_model, tmp_p
     assert torch.allclose(got[saved_name].float(), expected, atol=1e-6)
     assert not torch.allclose(states[0][name].float(), states[2][name].float())  # the steps really differ
     info = json.loads((averaged / "spanqa.json").read_text())
-    assert info["averaged_checkpoints"] == [2, 4, 6] or info.get("extra", {}).get("averaged_checkpoints") == [2, 4, 6]
+    assert info["averaged_checkpoints"] == [2, 4, 6]
     too_many = _run([sys.executable, str(script), str(out), "--last", "4", "--out", str(tmp_path / "x")])
     assert too_many.returncode == 2 and "Traceback" not in too_many.stderr and "--keep-every" in too_many.stderr
+    spaced = _run([sys.executable, str(script), str(out), "--last", "2", "--every", "4", "--out", str(tmp_path / "y")])
+    assert spaced.returncode == 2 and "1 complete checkpoints at multiples of 4" in spaced.stderr
