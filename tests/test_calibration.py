@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_helpers import assert_one_error_line, flat, run_main
-from paths import SQUAD_V1_SMALL
+from paths import SQUAD_V1_SMALL, question_ids, write_squad2_heldout
 
 from spanqa.errors import InputError
 from spanqa.evaluation.calibration import fit_null_threshold_on_logits, fit_temperature, fit_temperature_on_logits
@@ -118,28 +118,17 @@ def test_calibrate_command_writes_the_temperature_and_keeps_the_answers(
 def test_calibrate_command_fits_the_no_answer_threshold_on_squad2_data(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    from spanqa.data import load_squad
-    from spanqa.data.squad import examples_to_squad
-
     folder = tmp_path / "model"
     shutil.copytree(tiny_model_dir, folder)
-    answerable = load_squad(SQUAD_V1_SMALL)
-    unanswerable = [Example(f"{e.id}-x", e.question, e.context, is_impossible=True) for e in answerable]
-    # the same questions of other paragraphs: unanswerable, and plenty of them
-    contexts = [e.context for e in answerable]
-    unanswerable = [
-        Example(e.id, e.question, contexts[(i + 7) % len(contexts)], is_impossible=True, title=e.title)
-        for i, e in enumerate(unanswerable)
-    ]
-    data = tmp_path / "heldout-v2.json"
-    data.write_text(json.dumps(examples_to_squad(answerable + unanswerable, version="2.0")))
+    data = write_squad2_heldout(tmp_path / "heldout-v2.json")  # the same questions of other paragraphs too
     code, out, err = run_main(
         monkeypatch, capsys, "calibrate", str(data), "--model", str(folder), "--write",
         "--out", str(tmp_path / "fit.json"), "--no-progress",
     )  # fmt: skip
     assert code == 0, err
     fit = json.loads((tmp_path / "fit.json").read_text())["null_threshold"]
-    assert fit["unanswerable"] == len(unanswerable) and fit["questions"] == 2 * len(answerable)
+    answerable = len(question_ids(SQUAD_V1_SMALL))
+    assert fit["unanswerable"] == answerable and fit["questions"] == 2 * answerable
     assert f"no-answer threshold {fit['null_threshold']:.4g} fitted on {fit['questions']:,} questions" in out
     assert "temperature and no-answer threshold written" in out
     assert json.loads((folder / "spanqa.json").read_text())["reader"]["null_threshold"] == fit["null_threshold"]

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import SQUAD_V1_SMALL, SQUAD_V2_SMALL, run_main
+from paths import write_squad2_heldout
 from safetensors.torch import load_file
 from tiny_model import build_tiny_model
 
@@ -44,9 +45,9 @@ def _train_cmd(base: Path, out: Path, *extra: str) -> list[str]:
     ]
 
 
-def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, **kwargs)
+def _run(cmd: list[str], env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", **(env or {})}
+    return subprocess.run(cmd, capture_output=True, text=True, env=environment, timeout=600, **kwargs)
 
 
 def _weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -487,3 +488,19 @@ def test_averaged_checkpoints_are_the_mean_of_the_kept_weights(base_model, tmp_p
     assert too_many.returncode == 2 and "Traceback" not in too_many.stderr and "--keep-every" in too_many.stderr
     spaced = _run([sys.executable, str(script), str(out), "--last", "2", "--every", "4", "--out", str(tmp_path / "y")])
     assert spaced.returncode == 2 and "1 complete checkpoints at multiples of 4" in spaced.stderr
+
+    # scripts/choose_default_model.sh: the final model against the average, each exported to int8 and calibrated
+    choose = Path(__file__).resolve().parents[1] / "scripts" / "choose_default_model.sh"
+    env = {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "SPANQA_HELDOUT": str(write_squad2_heldout(tmp_path / "heldout-v2.json")),
+        "SPANQA_CHOICE_DIR": str(tmp_path / "choice"),
+        "SPANQA_AVERAGE_EVERY": "2",
+    }
+    chosen = _run(["bash", str(choose), str(out)], env=env)
+    assert chosen.returncode == 0, chosen.stderr
+    lines = chosen.stdout.strip().splitlines()
+    assert [line.split(" ")[0] for line in lines] == ["final", "avg3", "choose:"], chosen.stdout
+    assert lines[-1].split(" ")[1] in ("final", "avg3")
+    not_finished = _run(["bash", str(choose), str(tmp_path / "nothing")], env=env)
+    assert not_finished.returncode == 2 and "no finished model" in not_finished.stderr
