@@ -58,7 +58,7 @@ if [[ "$stage" == 5 ]]; then
     --exclude "$heldout" --out "$out" \
     "${schedule[@]}" --batch-size 32 --weight-decay 0.01 "${windows[@]}" \
     --negatives 0.1 --precision "${SPANQA_PRECISION:-bf16}" \
-    --save-every 50 --keep-last 2 --log-every 10 \
+    --save-every 50 --keep-last 2 --keep-every 1000 --log-every 10 \
     "${resume[@]}" "$@"
 fi
 if [[ "$stage" != 1 && ! -f "$base/model.safetensors" ]]; then
