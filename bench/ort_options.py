@@ -38,7 +38,7 @@ from speedkit.data import score, select_questions
 from speedkit.latency import latency, latency_example
 from speedkit.machine import machine
 from speedkit.report import fmt
-from speedkit.stages import queries_of, timed_predict
+from speedkit.stages import answers_to_all, queries_of, timed_predict
 
 DEFAULT_DATA = REPO.parent / "shared/data/squad/dev-v1.1.json"
 DEFAULT_CALIBRATION = REPO.parent / "shared/data/squad/train-v1.1.reconstructed.json"
@@ -81,7 +81,7 @@ def static_int8(plain_file: Path, target: Path, samples: list[dict[str, Any]]) -
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from spanqa.inference.runtime.base import exported_model_feed
-    from spanqa.inference.runtime.onnx_export import KEEP_FP32, quiet
+    from spanqa.inference.runtime.onnx_export import fp32_node_names, quiet
 
     root = logging.getLogger()
     level = root.level
@@ -91,7 +91,7 @@ def static_int8(plain_file: Path, target: Path, samples: list[dict[str, Any]]) -
         quant_pre_process(str(plain_file), str(prepared), skip_symbolic_shape=True)  # dynamic axes defeat it
         model = onnx.load(str(prepared), load_external_data=False)
         names = [node.name for node in model.graph.input]
-        excluded = [node.name for node in model.graph.node if any(fragment in node.name for fragment in KEEP_FP32)]
+        excluded = fp32_node_names(model.graph)
         with quiet():
             quantize_static(
                 str(prepared),
@@ -146,7 +146,7 @@ def measure_quantisation(reader, timed, scored, dataset, args, lat_case) -> dict
     """questions/s of the timed questions, EM/F1 of the scored ones, and single-question latency."""
     reader.predict(timed[:4], batch_size=8)  # warm-up
     run = timed_predict(reader, timed, 8)
-    predictions = {p.example_id: p.best_text for p in reader.predict(scored, batch_size=8)}
+    predictions = answers_to_all(reader, run, scored, 8)
     exact, f1 = score(dataset, predictions)
     question, context, _ = lat_case
     return {

@@ -16,7 +16,7 @@ from .exports import export_for
 from .flops import window_gflop
 from .latency import latency, startup_time
 from .peaks import peak_of
-from .stages import timed_predict
+from .stages import answers_to_all, timed_predict
 
 BACKENDS = {
     "torch-fp32": ("torch", "fp32"),
@@ -118,10 +118,7 @@ def run_backend(
     result.achieved_gflops = result.gflop / max(run.stages["forward"], 1e-9)
     peak = peak_of(peaks, precision)
     result.peak_share = result.achieved_gflops / peak if peak else None
-    answers = {p.example_id: p.best_text for p in run.predictions}
-    rest = examples[len(timed) :]  # answered for the score only, untimed
-    answers.update({p.example_id: p.best_text for p in reader.predict(rest, batch_size=result.batch_size)})
-    result.exact, result.f1 = score(dataset, answers)
+    result.exact, result.f1 = score(dataset, answers_to_all(reader, run, examples, result.batch_size))
     question, context, _ = lat_case
     result.latency_ms = latency(reader, question, context, args.latency_runs)
     if args.startup_runs > 0:

@@ -99,7 +99,7 @@ def run_pipeline(
         "--model", str(model), "--questions", str(questions_path), "--batch-sizes", args.baseline_batch_sizes,
         "--tune-limit", str(args.tune_limit), "--max-seq-len", str(settings.max_seq_len),
         "--doc-stride", str(settings.doc_stride), "--max-question-len", str(settings.max_question_len),
-        "--max-answer-len", str(settings.max_answer_len), "--timed", str(args.limit or len(examples)), *extra,
+        "--max-answer-len", str(settings.max_answer_len), "--timed", str(args.limit), *extra,
     ]  # fmt: skip
     report = run_baseline_script(python, "pipeline_baseline.py", arguments, args.threads, out_path)
     report["exact"], report["f1"] = score(dataset, report.pop("predictions"))

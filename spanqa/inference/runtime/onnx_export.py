@@ -335,8 +335,7 @@ def quantize_int8(
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    graph = onnx.load(str(source), load_external_data=False).graph
-    excluded = [node.name for node in graph.node if any(fragment in node.name for fragment in keep_fp32)]
+    excluded = fp32_node_names(onnx.load(str(source), load_external_data=False).graph, keep_fp32)
     with quiet(), _without_log_message("pre-processing before quantization"):
         quantize_dynamic(
             str(source),
@@ -349,6 +348,11 @@ def quantize_int8(
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     return excluded
+
+
+def fp32_node_names(graph, keep_fp32: tuple[str, ...] = KEEP_FP32) -> list[str]:
+    """The names of the graph's nodes that quantisation leaves in fp32: those holding a `keep_fp32` fragment."""
+    return [node.name for node in graph.node if any(fragment in node.name for fragment in keep_fp32)]
 
 
 def _write_folder_files(
