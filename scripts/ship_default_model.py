@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from spanqa.inference.runtime.onnx_export import export_onnx
-from spanqa.model.folder import DEFAULT_MODEL_DIR, ONNX_FILES, ModelInfo, training_runs
+from spanqa.model.folder import DEFAULT_MODEL_DIR, ONNX_FILES, ModelInfo, read_model_info, training_runs
 from spanqa.model.torch_io import load_model, save_model
 from spanqa.settings import ReaderSettings
 
@@ -53,7 +53,16 @@ def portable_training_runs(folder: Path) -> list[dict[str, Any]]:
             run[key] = _portable(run.get(key))
         run["train_files"] = [_portable(path) for path in run.get("train_files", [])]
         runs.append(run)
-    return runs
+    # A run shipped part-way (an interim default model that the run's --base then pointed at)
+    # and finished later is in the history twice: keep only its last part, the one shipped now.
+    last_part = {run["out"]: index for index, run in enumerate(runs)}
+    return [run for index, run in enumerate(runs) if last_part[run["out"]] == index]
+
+
+def heldout_evaluation(folder: Path) -> dict[str, Any] | None:
+    """The held-out evaluation `spanqa train --eval` recorded for these weights (its step), if any."""
+    evaluation = read_model_info(folder).extra.get("eval")
+    return evaluation if isinstance(evaluation, dict) else None
 
 
 def main() -> None:
@@ -64,6 +73,9 @@ def main() -> None:
 
     loaded = load_model(args.trained)
     training = portable_training_runs(args.trained)
+    evaluation = heldout_evaluation(args.trained)
+    if evaluation is not None and training:  # e.g. OUT/best: the weights of that step, not of the run's end
+        training[-1]["heldout_eval"] = evaluation
     reader = ReaderSettings(null_threshold=SHIPPED_NULL_THRESHOLD)  # inference defaults: 384 / 128 / 64 / 30
     info = ModelInfo(
         head=loaded.info.head,
