@@ -6,7 +6,8 @@
 
 Our default model trained on part of each epoch's batches, so some training questions were never
 in any batch. This script replays every training run that made the model (read from its
-spanqa.json, following `--base` back through earlier stages: spanqa.training.history) and keeps
+spanqa.json, following `--base` back through earlier stages: spanqa.training.history; a run that
+held `--out` out, and those after it, are left out since they saw none of it) and keeps
 a seeded sample of the answerable questions none of whose windows was used. With
 `--unanswerable FILE` it adds a sample of that file's unanswerable questions that no run used
 either. They are held out by construction, and they are not dev data, so the dev scores stay
@@ -29,6 +30,8 @@ from spanqa.training.data import QuestionKey, question_key
 from spanqa.training.history import questions_seen
 from spanqa.types import Example
 
+REPO = Path(__file__).resolve().parent.parent
+
 
 def sample_unseen(
     examples: list[Example], seen: set[QuestionKey], limit: int, seed: int, unanswerable: bool
@@ -46,6 +49,22 @@ def sample_unseen(
     return [candidates[key] for key in chosen[:limit]]
 
 
+def runs_before_holding_out(runs: list[dict], held_out_file: Path) -> list[dict]:
+    """The runs before the first one trained with `--exclude held_out_file`.
+
+    That run and every later one never saw the file's questions, by construction; replaying them
+    would only change which questions count as unseen, so the file rebuilt for a later model (the
+    one those runs made) is the same file they held out.
+    """
+    target = held_out_file.resolve()
+    for index, run in enumerate(runs):
+        # A shipped record's paths are relative to the repository (scripts/ship_default_model.py).
+        excluded = [(REPO / path).resolve() for path in run.get("exclude_files") or []]
+        if target in excluded:
+            return runs[:index]
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path, help="model folder written by spanqa train (or the shipped model)")
@@ -56,9 +75,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    runs = training_runs(args.model)
+    runs = runs_before_holding_out(training_runs(args.model), args.out)
     if not runs:
-        raise SystemExit(f"{args.model} has no training record in its spanqa.json")
+        raise SystemExit(f"{args.model} has no training record in its spanqa.json from before {args.out}")
     seen = questions_seen(runs, load_model(args.model).tokenizer)
     answerable = [e for path in runs[-1]["train_files"] for e in load_squad(path)]
     held_out = sample_unseen(answerable, seen, args.limit, args.seed, unanswerable=False)
