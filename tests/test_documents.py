@@ -186,7 +186,7 @@ def test_broken_and_unsupported_files_are_skipped_with_a_reason_and_the_rest_ind
     assert reasons["photo.png"].startswith("unsupported type .png")
     assert "not UTF-8" in reasons["latin1.txt"]
     assert reasons["empty.md"].startswith("empty")
-    assert reasons["bad.jsonl"].startswith("line 2 is not JSON")
+    assert reasons["bad.jsonl"].startswith("line 2 is not valid JSON")
     assert reasons["broken.docx"].startswith("not a readable .docx")
     assert index.counts()["files"] == 6
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from spanqa.data.json_lines import json_lines
 from spanqa.errors import DataFileError
 
 FORMATS = (".txt", ".jsonl", ".csv")
@@ -61,18 +61,11 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, object]]:
         if reader.fieldnames is None:
             raise DataFileError(f"{path} is empty: a CSV file needs a header row naming its columns")
         return rows
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataFileError(f"{path}, line {number}: not valid JSON ({error.msg})") from error
-        if not isinstance(row, dict):
-            raise DataFileError(f"{path}, line {number}: each line must be a JSON object, got {type(row).__name__}")
-        rows.append(row)
-    return rows
+
+    def problem(number: int, what: str) -> DataFileError:
+        return DataFileError(f"{path}, line {number} {what}: each line must be a JSON object")
+
+    return [row for _, row in json_lines(text, problem)]
 
 
 def _column(rows: Sequence[dict[str, object]], name: str, path: Path, option: str) -> list[str]:

@@ -9,12 +9,12 @@ wherever it runs (the driver, or a Ray worker that can see the same files).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from spanqa.data.json_lines import json_lines
 from spanqa.errors import DataFileError, InputError, MissingExtraError
 
 InputKind = Literal["squad", "jsonl", "parquet"]
@@ -115,20 +115,16 @@ def read_rows(file: Path, kind: InputKind) -> list[dict[str, Any]]:
         return [{"id": e.id, "question": e.question, "context": e.context} for e in load_squad(file)]
     rows = []
     try:
-        lines = file.read_text(encoding="utf-8-sig").splitlines()  # a leading BOM is no part of line 1
+        text = file.read_text(encoding="utf-8-sig")  # a leading BOM is no part of line 1
     except (OSError, UnicodeDecodeError) as error:
         raise DataFileError(f"input {file} cannot be read as UTF-8 text: {error}") from error
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataFileError(f"input {file}, line {number}, is not valid JSON: {error.msg}") from error
-        if not isinstance(record, dict):
-            raise DataFileError(
-                f"input {file}, line {number}, should be a JSON object with {', '.join(REQUIRED_COLUMNS)}"
-            )
+
+    def problem(number: int, what: str) -> DataFileError:
+        return DataFileError(
+            f"input {file}, line {number}, {what}: each line should be a JSON object with {', '.join(REQUIRED_COLUMNS)}"
+        )
+
+    for number, record in json_lines(text, problem):
         check_columns(list(record), f"input {file}, line {number},")
         rows.append({column: record[column] for column in REQUIRED_COLUMNS})
     return rows

@@ -9,12 +9,12 @@ person can act on; the indexer skips it and reports the reason instead of stoppi
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from spanqa.data.json_lines import json_lines
 from spanqa.errors import MissingExtraError
 
 # Page texts are joined with a form feed, the page-break character PDF-to-text tools (and
@@ -134,14 +134,12 @@ def read_jsonl(path: Path) -> list[SourceDocument]:
     """One document per line: {"id": ..., "title"?: ..., "text": ...}."""
     text = _decode_utf8(path.read_bytes(), "the file")
     documents, seen = [], set()
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UnreadableFile(f"line {number} is not JSON ({error.msg}); fix or remove that line") from None
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+
+    def problem(number: int, what: str) -> UnreadableFile:
+        return UnreadableFile(f"line {number} {what}; fix or remove that line")
+
+    for number, record in json_lines(text, problem):
+        if not isinstance(record.get("text"), str):
             raise UnreadableFile(f'line {number} is not an object with a "text" string')
         key = record.get("id", number)
         if not isinstance(key, str | int) or isinstance(key, bool):
