@@ -93,6 +93,7 @@ def train_once(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> 
     seconds = timed[-1]["time"] - steps[args.warmup_steps - 1]["time"]
     cpu = usage.ru_utime + usage.ru_stime
     return {
+        "losses": [r["loss"] for r in steps],
         "steps_timed": len(timed),
         "seconds": seconds,
         "steps_per_s": len(timed) / seconds,
@@ -129,7 +130,15 @@ def report(args: argparse.Namespace, rows: list[dict[str, Any]], facts: dict[str
             f"{row['steps_per_s'] / baseline['steps_per_s']:.2f} | {row['kernel_share']:.0%} | "
             f"{row['faults_per_step']:,.0f} | {row['peak_rss_gib']:.1f} GiB |"
         )
+    same = all(row["losses"] == baseline["losses"] for row in rows)
     lines += [
+        "",
+        f"The losses of all {args.steps} steps (same seed, data and order) are "
+        + (
+            "identical under both allocators: the allocator changes what a run costs, not what it learns."
+            if same
+            else "NOT identical under both allocators: see the JSON report."
+        ),
         "",
         "Page faults and the kernel's share count the whole process (start-up and data preparation too); "
         "steps/s counts the timed steps only.",
