@@ -14,8 +14,8 @@ grows instead.
   memory as well but cost about 25%: every activation's pages were faulted in afresh.) At 384
   tokens glibc serves most activations by mmap anyway, and the run spent a third of its CPU time
   faulting pages in; jemalloc told never to purge (what scripts/train_default_model.sh preloads
-  when it is installed) held steady at 8.7 GiB and stepped about 1.6x as fast
-  (bench/train_allocator.py measures both).
+  when it is installed) ran 1.49x the steps per second with the same peak memory and the same
+  losses (bench/train_allocator.py, reports/train_allocator.md).
 
 Elsewhere than glibc this does nothing.
 """
