@@ -16,7 +16,7 @@ glibc's.
     python bench/train_allocator.py --base spanqa/models/default --steps 40 --out reports/train_allocator.md
 
 Writes the markdown report and a JSON beside it, atomically. jemalloc comes from the C library
-path (Debian/Ubuntu: `apt-get install libjemalloc2`); without it the report says so and exits 2.
+path (Debian/Ubuntu: `apt-get install libjemalloc2`); without it the script says so and exits 1.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def train_once(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> 
     with open(workdir / "stderr.txt", "w+") as stderr:
         child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
         _, status, usage = os.wait4(child.pid, 0)  # this child's own CPU times, faults and peak memory
-        child.returncode = os.waitstatus_to_exitcode(status)
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
         if child.returncode != 0:
             stderr.seek(0)
             name = env.get("LD_PRELOAD") or "glibc"
@@ -109,7 +109,7 @@ def measure(args: argparse.Namespace, name: str, env: dict[str, str]) -> dict[st
         return {"allocator": name, **train_once(args, env, Path(tmp))}
 
 
-def report(args: argparse.Namespace, rows: list[dict[str, Any]], facts: dict[str, Any]) -> str:
+def report(args: argparse.Namespace, rows: list[dict[str, Any]], facts: dict[str, Any], library: str) -> str:
     baseline = rows[0]
     command = "python bench/train_allocator.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     lines = [
@@ -118,7 +118,7 @@ def report(args: argparse.Namespace, rows: list[dict[str, Any]], facts: dict[str
         f"`{command}`: {args.steps} steps of {args.batch_size} windows (at most {args.max_seq_len} tokens), "
         f"{args.precision}, the first {args.warmup_steps} not timed, each allocator in its own process; "
         f"{facts['cpu']}, {facts['cores']} cores, torch {facts['torch']} ({facts['cpu_capability']}) with "
-        f"{facts['torch_threads']} threads. jemalloc: `LD_PRELOAD={rows[-1].get('library', '?')}` "
+        f"{facts['torch_threads']} threads. jemalloc: `LD_PRELOAD={library}` "
         f"`MALLOC_CONF={JEMALLOC_CONF}`.",
         "",
         "| allocator | steps/s | windows/s | × glibc | CPU in the kernel | page faults/step | peak RSS |",
@@ -156,12 +156,11 @@ def main(argv: list[str] | None = None) -> None:
     plain = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "MALLOC_CONF")}
     rows = [measure(args, "glibc malloc (+ malloc_trim every step)", plain)]
     rows.append(measure(args, "jemalloc, never purge", {**plain, "LD_PRELOAD": library, "MALLOC_CONF": JEMALLOC_CONF}))
-    rows[-1]["library"] = library
     facts = machine()
-    text = report(args, rows, facts)
+    text = report(args, rows, facts, library)
     write_text_atomic(args.out, text)
     write_json_atomic(args.out.with_suffix(".json"), {"args": {k: str(v) for k, v in vars(args).items()},
-                                                      "machine": facts, "rows": rows})  # fmt: skip
+                                                      "machine": facts, "jemalloc": library, "rows": rows})  # fmt: skip
     print(text)
 
 
