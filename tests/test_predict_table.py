@@ -128,6 +128,18 @@ def test_missing_columns_are_named(tmp_path: Path, suffix: str) -> None:
         plan_chunks(path)
 
 
+@pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
+def test_an_input_without_rows_is_refused_by_name(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"empty.{suffix}"
+    columns = {"id": [], "question": [], "context": []}
+    if suffix == "jsonl":
+        path.write_text("")
+    else:
+        pq.write_table(pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()}), path)
+    with pytest.raises(DataFileError, match=rf"input {path} holds no questions"):
+        plan_chunks(path)
+
+
 # ------------------------------------------------------------------ spanqa predict into parts (local engine)
 def predict(monkeypatch, capsys, model: Path, data: Path, out: Path, *args: str):
     return run_main(

@@ -92,6 +92,8 @@ def plan_chunks(path: str | os.PathLike[str], rows_per_part: int = DEFAULT_ROWS_
         for number, offset in enumerate(range(0, total, rows_per_part)):
             name = f"{file.stem}-{number:05d}"
             chunks.append(Chunk(name, str(file.resolve()), kind, offset, min(rows_per_part, total - offset)))
+    if not chunks:  # an empty file or folder is a mistake in the input, not zero answers to write
+        raise DataFileError(f"input {path} holds no questions: give rows with {', '.join(REQUIRED_COLUMNS)}")
     return chunks
 
 
