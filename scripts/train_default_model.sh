@@ -11,16 +11,18 @@
 #            384 tokens (stride 128, questions up to 64) as at inference; stages 1-3 trained on
 #            192-token windows for speed. Not shipped yet: ship it only if it scores better.
 #   stage 5: starts from the stage-3 model (spanqa/models/default at commit daff909, unpacked from
-#            git into OUT_ROOT/default-minilm-stage3-shipped) -> 2,800 steps x 32 windows (0.67 epoch)
+#            git into OUT_ROOT/default-minilm-stage3-shipped) -> 1,800 steps x 32 windows (0.43 epoch)
 #            of SQuAD v2.0-style data: v1.1 train plus 39,491 genuine unanswerable questions
 #            (train-v2.0-unanswerable.reconstructed.json), 384-token windows, lr 1e-4, seed 46, bf16.
-#            Sized to train and ship inside one 3-hour CPU session (about 1.6 h at 2 s a step): an
-#            earlier 2-epoch version (8,368 steps, about 5 h) finished but its machine, and with it
-#            every checkpoint, was gone before it could ship (the model card keeps its scores).
+#            Sized to train and ship inside one 3-hour CPU session (about 1.6 h at 3 s a step):
+#            checkpoints outside the work tree do not outlive their machine, and an earlier 2-epoch
+#            version (8,368 steps, about 5 h over three sessions) finished on a machine that was
+#            gone before its model could ship (the model card keeps its scores).
 #            3,000 answerable questions no earlier stage used and 3,000 unanswerable ones are held
-#            out (--exclude) and scored every 1,400 steps (--eval); the best goes to OUT/best.
-#   stage 6: starts from the shipped model (stage 5 once it ships) -> 2,800 more steps, lr 7e-5,
-#            seed 47, the same data and held-out questions: the second half of two epochs.
+#            out (--exclude) and scored every 900 steps (--eval); the best goes to OUT/best.
+#   stage 6, 7, ...: `scripts/train_default_model.sh 6` starts from the shipped model (stage 5 once
+#            it ships) -> 1,800 more steps, seed 47, the same data and held-out questions; each
+#            session-sized stage is annealed, so each is worth shipping if it scores better.
 # Reads ../shared/data (not shipped); models and checkpoints live outside the work tree so they
 # survive. Usage: scripts/train_default_model.sh [1|2|3|4|5|6] [extra spanqa train options]
 set -euo pipefail
@@ -53,10 +55,10 @@ case "$stage" in
   4) base="$stage3"; out="$stage4"; schedule=(--max-steps 2000 --lr 1e-4 --warmup-ratio 0.05 --seed 45)
      windows=(--max-seq-len 384 --doc-stride 128 --max-question-len 64) ;;
   5) base="${SPANQA_STAGE5_BASE:-$root/default-minilm-stage3-shipped}"; out="$stage5"
-     schedule=(--max-steps 2800 --lr 1e-4 --warmup-ratio 0.05 --seed 46 --eval "$heldout" --eval-every 1400)
+     schedule=(--max-steps 1800 --lr 1e-4 --warmup-ratio 0.05 --seed 46 --eval "$heldout" --eval-every 900)
      windows=(--max-seq-len 384 --doc-stride 128 --max-question-len 64) ;;
   6) base="${SPANQA_STAGE6_BASE:-$here/spanqa/models/default}"; out="$stage6"
-     schedule=(--max-steps 2800 --lr 7e-5 --warmup-ratio 0.05 --seed 47 --eval "$heldout" --eval-every 1400)
+     schedule=(--max-steps 1800 --lr 1e-4 --warmup-ratio 0.05 --seed 47 --eval "$heldout" --eval-every 900)
      windows=(--max-seq-len 384 --doc-stride 128 --max-question-len 64) ;;
   *) echo "usage: $0 [1|2|3|4|5|6] [spanqa train options]" >&2; exit 2 ;;
 esac
