@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Picks the model to ship from a finished stage-5 run by held-out F1, never by dev:
+# Picks the model to ship from a finished stage-5 (or later) run by held-out F1, never by dev:
 #   the run's final model, its best evaluation (OUT/best) and the average of its last 3 spaced
 #   checkpoints (--keep-every 1000); each exported to int8 ONNX (what `auto` runs) and calibrated
 #   on the held-out training questions (temperature + no-answer threshold), F1 at that threshold.
@@ -16,7 +16,10 @@ if [[ ! -f "$run/model.safetensors" ]]; then
   exit 2
 fi
 candidates=("final=$run")
-[[ -f "$run/best/model.safetensors" ]] && candidates+=("best=$run/best")
+# OUT/best is often the final step itself: the same weights need not be scored twice
+if [[ -f "$run/best/model.safetensors" ]] && ! cmp -s "$run/best/model.safetensors" "$run/model.safetensors"; then
+  candidates+=("best=$run/best")
+fi
 if [[ ! -f "$work/avg3/model.safetensors" ]] &&
   python scripts/average_checkpoints.py "$run" --last 3 --every "${SPANQA_AVERAGE_EVERY:-1000}" --out "$work/avg3" >&2; then :; fi
 [[ -f "$work/avg3/model.safetensors" ]] && candidates+=("avg3=$work/avg3")
