@@ -11,8 +11,15 @@ import pytest
 from cli_helpers import assert_one_error_line, flat, run_main
 from paths import SQUAD_V1_SMALL, question_ids, write_squad2_heldout
 
+from spanqa.data.squad import examples_to_squad
 from spanqa.errors import InputError
-from spanqa.evaluation.calibration import fit_null_threshold_on_logits, fit_temperature, fit_temperature_on_logits
+from spanqa.evaluation.calibration import (
+    best_threshold_keeping_has_answer_f1,
+    fit_null_threshold_on_logits,
+    fit_temperature,
+    fit_temperature_on_logits,
+)
+from spanqa.evaluation.metrics import evaluate_squad, squad_metrics
 from spanqa.inference.decode import WindowLogits
 from spanqa.inference.reader import Reader
 from spanqa.settings import ReaderSettings
@@ -85,6 +92,65 @@ def test_the_no_answer_threshold_separates_unanswerable_questions_and_scores_f1_
     assert fit.f1 > 80 and fit.has_answer_f1 > 75 and fit.no_answer_f1 > 75
 
 
+def overlapping_no_answer_logits(count: int = 400) -> tuple[list[Example], list[Query], list[list[WindowLogits]]]:
+    """Half the questions unanswerable; the no-answer logit separates the halves, with overlap."""
+    rng = np.random.default_rng(1)
+    examples, logits = [], []
+    for q in range(count):
+        unanswerable = q % 2 == 1
+        word = int(rng.integers(len(WORDS)))
+        row = np.full(len(WORDS), -5.0)
+        row[word] = 5.0
+        null = float(rng.normal(7.0 if unanswerable else 3.0, 2.5))
+        answers = () if unanswerable else (GoldAnswer(WORDS[word], CONTEXT.index(WORDS[word])),)
+        examples.append(Example(str(q), "which word?", CONTEXT, answers, is_impossible=unanswerable))
+        logits.append(word_logits(row, null))
+    return examples, [Query.from_example(e) for e in examples], logits
+
+
+def test_a_floor_on_has_answer_f1_raises_the_threshold_to_the_best_that_keeps_it() -> None:
+    examples, queries, logits = overlapping_no_answer_logits()
+    settings = ReaderSettings(max_answer_len=1)
+    best = fit_null_threshold_on_logits(examples, queries, logits, settings)
+    assert best.min_has_answer_f1 is None
+    floor = best.has_answer_f1 + 8.0
+    kept = fit_null_threshold_on_logits(examples, queries, logits, settings, min_has_answer_f1=floor)
+    assert kept.min_has_answer_f1 == floor
+    assert kept.null_threshold > best.null_threshold
+    assert kept.has_answer_f1 >= floor
+    assert kept.f1 <= best.f1  # the floor costs overall F1: the unconstrained search already had the best
+
+
+def test_the_floor_search_finds_the_best_official_f1_among_the_thresholds_that_keep_it() -> None:
+    rng = np.random.default_rng(2)
+    examples, predictions, na_probs = [], {}, {}
+    for q in range(120):
+        unanswerable = q % 2 == 1
+        word = WORDS[q % len(WORDS)]
+        answers = () if unanswerable else (GoldAnswer(word, CONTEXT.index(word)),)
+        examples.append(Example(str(q), "which word?", CONTEXT, answers, is_impossible=unanswerable))
+        predictions[str(q)] = word if rng.random() < 0.7 else WORDS[(q + 1) % len(WORDS)]
+        na_probs[str(q)] = float(rng.beta(5, 2) if unanswerable else rng.beta(2, 5))
+    dataset = examples_to_squad(examples, version="2.0")
+    evaluation = evaluate_squad(dataset, predictions, na_probs)
+    unconstrained = squad_metrics(dataset, predictions, na_probs, na_prob_thresh=evaluation.metrics["best_f1_thresh"])
+    answer_all = squad_metrics(dataset, predictions, na_probs, na_prob_thresh=1.0)
+    floor = (unconstrained["HasAns_f1"] + answer_all["HasAns_f1"]) / 2  # binds: the best F1 falls below it
+    assert unconstrained["HasAns_f1"] < floor
+
+    chosen = best_threshold_keeping_has_answer_f1(evaluation.questions, na_probs, floor)
+
+    at = squad_metrics(dataset, predictions, na_probs, na_prob_thresh=chosen)
+    assert at["HasAns_f1"] >= floor
+    every_candidate = [
+        squad_metrics(dataset, predictions, na_probs, na_prob_thresh=t) for t in sorted(set(na_probs.values()))
+    ]
+    best_kept = max(m["f1"] for m in every_candidate if m["HasAns_f1"] >= floor)
+    assert at["f1"] == pytest.approx(best_kept)
+    # a floor above what answering every question gives: no threshold keeps it, so answer everything
+    assert best_threshold_keeping_has_answer_f1(evaluation.questions, na_probs, answer_all["HasAns_f1"] + 1) == 1.0
+
+
 def test_too_few_answerable_questions(tiny_model_dir: Path) -> None:
     examples = [Example(str(i), "q?", CONTEXT) for i in range(500)]  # unanswerable: not usable
     with pytest.raises(InputError, match="at least 100 answerable questions"):
@@ -146,6 +212,47 @@ def test_calibrate_command_refuses_a_file_without_enough_answers(
     small.write_text(json.dumps(data))
     code, out, err = run_main(monkeypatch, capsys, "calibrate", str(small), "--model", str(tiny_model_dir))
     assert_one_error_line(code, err, "calibration needs at least 100 answerable questions")
+    assert out == ""
+
+
+def test_calibrate_command_keeps_has_answer_f1_above_a_floor(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    data = write_squad2_heldout(tmp_path / "heldout-v2.json")
+    fits = {}
+    for name, floor in (("best", ()), ("floor", ("--min-has-answer-f1", "0.5"))):
+        code, out, err = run_main(
+            monkeypatch, capsys, "calibrate", str(data), "--model", str(tiny_model_dir),
+            "--out", str(tmp_path / f"{name}.json"), "--no-progress", *floor,
+        )  # fmt: skip
+        assert code == 0, err
+        fits[name] = json.loads((tmp_path / f"{name}.json").read_text())["null_threshold"]
+    assert fits["best"]["min_has_answer_f1"] is None and fits["floor"]["min_has_answer_f1"] == 0.5
+    assert "the best that keeps has answer >= 0.5" in out
+    assert fits["floor"]["null_threshold"] >= fits["best"]["null_threshold"]
+    assert fits["floor"]["has_answer_f1"] >= min(0.5, fits["best"]["has_answer_f1"])
+
+
+@pytest.mark.parametrize("floor", ["-1", "101"])
+def test_calibrate_command_refuses_a_floor_that_is_no_percentage(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tiny_model_dir: Path, floor: str
+) -> None:
+    code, out, err = run_main(
+        monkeypatch, capsys, "calibrate", str(SQUAD_V1_SMALL), "--model", str(tiny_model_dir),
+        "--min-has-answer-f1", floor,
+    )  # fmt: skip
+    assert code == 2 and "Traceback" not in err
+    assert "Invalid value for '--min-has-answer-f1'" in err and out == ""
+
+
+def test_calibrate_command_refuses_a_floor_without_unanswerable_questions(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tiny_model_dir: Path
+) -> None:
+    code, out, err = run_main(
+        monkeypatch, capsys, "calibrate", str(SQUAD_V1_SMALL), "--model", str(tiny_model_dir),
+        "--min-has-answer-f1", "70", "--no-progress",
+    )  # fmt: skip
+    assert_one_error_line(code, err, "needs unanswerable questions", "leave the floor out")
     assert out == ""
 
 

@@ -36,6 +36,16 @@ def calibrate(
     backend: BackendOption = "auto",
     precision: PrecisionOption = "auto",
     threads: ThreadsOption = None,
+    min_has_answer_f1: Annotated[
+        float | None,
+        typer.Option(
+            "--min-has-answer-f1",
+            min=0.0,
+            max=100.0,
+            help="Fit the no-answer threshold of best F1 among those that keep the answerable questions' F1 "
+            "(percent) at least this high: for readers that should rarely refuse a question they can answer.",
+        ),
+    ] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Hide the progress bar.")] = False,
 ) -> None:
     """Fit the reader's temperature on DATA's answerable questions (temperature scaling).
@@ -55,7 +65,9 @@ def calibrate(
     source = shipped_if_default(model)
     reader = load_reader(source, backend, precision, threads)  # torch, ONNX and OpenVINO folders alike
     folder = Path(source) if source is not None else DEFAULT_MODEL_DIR
-    calibration = fit_calibration(reader, examples, batch_size=batch_size, progress=not no_progress)
+    calibration = fit_calibration(
+        reader, examples, batch_size=batch_size, progress=not no_progress, min_has_answer_f1=min_has_answer_f1
+    )
     fit, threshold = calibration.temperature, calibration.threshold
     typer.echo(
         f"temperature {fit.temperature:g} fitted on {fit.questions:,} questions "
@@ -71,6 +83,7 @@ def calibrate(
             f"no-answer threshold {threshold.null_threshold:.4g} fitted on {threshold.questions:,} questions "
             f"({threshold.unanswerable:,} unanswerable): F1 {threshold.f1:.2f} there "
             f"(has answer {threshold.has_answer_f1:.2f}, no answer {threshold.no_answer_f1:.2f})"
+            + (f", the best that keeps has answer >= {min_has_answer_f1:g}" if min_has_answer_f1 is not None else "")
         )
     if out is not None:
         write_json_atomic(out, {"model": str(folder), "data": str(data), **calibration.to_dict()})

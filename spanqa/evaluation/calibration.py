@@ -10,7 +10,9 @@ on and that you will not evaluate on: a slice of your training data held out for
 
 Data with unanswerable questions (SQuAD 2.0) also fits the no-answer threshold: the P(no answer)
 above which the reader says "no answer", chosen (at the fitted temperature) by the official
-best-threshold search for F1 on the same held-out questions.
+best-threshold search for F1 on the same held-out questions. Where refusing an answerable question
+costs more than answering an unanswerable one, `min_has_answer_f1` asks for the best F1 among the
+thresholds that keep the answerable questions' F1 at or above it.
 
 The model runs once; only the decoding (numpy) is repeated for each candidate temperature.
 """
@@ -25,7 +27,7 @@ import numpy as np
 
 from spanqa.data.squad import examples_to_squad
 from spanqa.errors import InputError
-from spanqa.evaluation.metrics import score_answer, squad_metrics
+from spanqa.evaluation.metrics import QuestionScore, evaluate_squad, score_answer, squad_metrics
 from spanqa.evaluation.report import reliability
 from spanqa.inference.decode import WindowLogits, decode_example
 from spanqa.inference.pipeline import decode_options, model_logits
@@ -76,6 +78,7 @@ class ThresholdFit:
     """The no-answer threshold that maximises F1 on held-out questions, and the scores there."""
 
     null_threshold: float
+    min_has_answer_f1: float | None  # the floor the search kept HasAns F1 at (percent), if one was asked
     questions: int
     unanswerable: int
     f1: float  # all questions, at the threshold (official v2.0 metric, percent)
@@ -112,9 +115,19 @@ def fit_temperature(
 
 
 def calibrate(
-    reader: Reader, examples: Sequence[Example], batch_size: int = 32, progress: bool = False
+    reader: Reader,
+    examples: Sequence[Example],
+    batch_size: int = 32,
+    progress: bool = False,
+    min_has_answer_f1: float | None = None,
 ) -> Calibration:
-    """The temperature (answerable questions) and, when there are unanswerable ones, the no-answer threshold."""
+    """The temperature (answerable questions) and, when there are unanswerable ones, the no-answer threshold.
+
+    `min_has_answer_f1` (percent): the threshold is the best for F1 among those that keep the
+    answerable questions' F1 at least this high (see `fit_null_threshold_on_logits`).
+    """
+    if min_has_answer_f1 is not None and not 0.0 <= min_has_answer_f1 <= 100.0:
+        raise InputError(f"the answerable questions' F1 floor is a percentage in [0, 100], got {min_has_answer_f1!r}")
     answerable = answerable_only(examples)
     if len(answerable) < MIN_QUESTIONS:
         raise InputError(
@@ -122,6 +135,11 @@ def calibrate(
             "give it a bigger held-out file"
         )
     unanswerable = [e for e in examples if not is_answerable(e)]
+    if min_has_answer_f1 is not None and not unanswerable:
+        raise InputError(
+            "a floor on the answerable questions' F1 applies to the no-answer threshold, which needs "
+            "unanswerable questions (SQuAD 2.0) in the held-out data: add some, or leave the floor out"
+        )
     if unanswerable and len(unanswerable) < MIN_QUESTIONS:
         raise InputError(
             f"fitting the no-answer threshold needs at least {MIN_QUESTIONS} unanswerable questions, got "
@@ -136,7 +154,8 @@ def calibrate(
     if not unanswerable:
         return Calibration(temperature, None)
     at_temperature = settings.replace(temperature=temperature.temperature)
-    return Calibration(temperature, fit_null_threshold_on_logits(chosen, queries, logits, at_temperature))
+    threshold = fit_null_threshold_on_logits(chosen, queries, logits, at_temperature, min_has_answer_f1)
+    return Calibration(temperature, threshold)
 
 
 def fit_null_threshold_on_logits(
@@ -144,8 +163,14 @@ def fit_null_threshold_on_logits(
     queries: Sequence[Query],
     logits: Sequence[Sequence[WindowLogits]],
     settings: ReaderSettings,
+    min_has_answer_f1: float | None = None,
 ) -> ThresholdFit:
-    """The official best F1 threshold on P(no answer), as the reader computes it at `settings.temperature`."""
+    """The official best F1 threshold on P(no answer), as the reader computes it at `settings.temperature`.
+
+    With `min_has_answer_f1`, the best F1 among the thresholds whose HasAns F1 is at least that
+    (a higher threshold refuses fewer questions, so HasAns F1 only grows with it); when no
+    threshold reaches the floor, the one that answers every question.
+    """
     options = dataclasses.replace(decode_options(settings), top_k=1, handle_impossible_answer=False)
     predictions, no_answer = {}, {}
     for example, query, windows in zip(examples, queries, logits, strict=True):
@@ -153,16 +178,52 @@ def fit_null_threshold_on_logits(
         predictions[example.id] = decoded.answers[0].text if decoded.answers else ""
         no_answer[example.id] = decoded.no_answer_probability
     dataset = examples_to_squad(examples, version="2.0")
-    threshold = float(squad_metrics(dataset, predictions, no_answer)["best_f1_thresh"])
+    evaluation = evaluate_squad(dataset, predictions, no_answer)
+    threshold = float(evaluation.metrics["best_f1_thresh"])
+    if min_has_answer_f1 is not None:
+        threshold = best_threshold_keeping_has_answer_f1(evaluation.questions, no_answer, min_has_answer_f1)
     at = squad_metrics(dataset, predictions, no_answer, na_prob_thresh=threshold)
     return ThresholdFit(
         null_threshold=threshold,
+        min_has_answer_f1=min_has_answer_f1,
         questions=len(examples),
         unanswerable=sum(1 for e in examples if not is_answerable(e)),
         f1=float(at["f1"]),
         has_answer_f1=float(at.get("HasAns_f1", 0.0)),
         no_answer_f1=float(at.get("NoAns_f1", 0.0)),
     )
+
+
+def best_threshold_keeping_has_answer_f1(
+    questions: Sequence[QuestionScore], na_probs: dict[str, float], min_has_answer_f1: float
+) -> float:
+    """The threshold of best F1 among those that keep HasAns F1 >= `min_has_answer_f1` (percent).
+
+    A question counts as "no answer" when its P(no answer) is above the threshold, so the
+    candidates are the probabilities themselves (and 1.0: answer everything). Scores are as the
+    official metric counts them: an answerable question earns its raw F1 when answered, an
+    unanswerable one 1 when refused (or when the reader's text is empty).
+    """
+    answerable = [q for q in questions if q.has_answer]
+    candidates = np.unique(np.append(np.fromiter(na_probs.values(), dtype=np.float64), 1.0))
+    probability = np.array([na_probs.get(q.id, 1.0) for q in questions])
+    earned_answered = np.array([q.raw_f1 if q.has_answer else float(not q.prediction) for q in questions])
+    earned_refused = np.array([0.0 if q.has_answer else 1.0 for q in questions])
+    has_answer = np.array([q.has_answer for q in questions])
+    # answered[i, j]: question j is answered at candidate threshold i (fine for tens of thousands of
+    # questions when done in blocks)
+    best_threshold, best_f1 = 1.0, -1.0
+    for block in np.array_split(candidates, max(1, len(candidates) // 512)):
+        answered = probability[None, :] <= block[:, None]
+        earned = np.where(answered, earned_answered, earned_refused)
+        has_answer_f1 = 100.0 * earned[:, has_answer].sum(axis=1) / max(1, len(answerable))
+        f1 = 100.0 * earned.sum(axis=1) / len(questions)
+        allowed = has_answer_f1 >= min_has_answer_f1
+        if allowed.any():
+            index = int(np.argmax(np.where(allowed, f1, -1.0)))
+            if f1[index] > best_f1:
+                best_threshold, best_f1 = float(block[index]), float(f1[index])
+    return best_threshold
 
 
 def fit_temperature_on_logits(
