@@ -468,7 +468,8 @@ def test_default_model_puts_the_no_answer_first_for_documents_without_the_answer
     for query in ["Who was the duke in the battle of Hastings?", "What religion were the Normans"]:
         answers = pipeline.run({"reader": {"query": query, "documents": football}})["reader"]["answers"]
         assert answers[0].data is None and answers[0].score > 0.5
-        assert len(answers) == 4
+        # then up to top_k spans: fewer when the rest have no probability left at all
+        assert 2 <= len(answers) <= 4 and all(a.data for a in answers[1:])
     answered = pipeline.run({"reader": {"query": "Who was the Super Bowl 50 MVP?", "documents": football}})
     no_answer = next(a for a in answered["reader"]["answers"] if a.data is None)
     assert no_answer.score < 0.5
