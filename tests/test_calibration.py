@@ -71,20 +71,29 @@ def test_fit_recovers_the_temperature_the_answers_were_drawn_with() -> None:
     assert fit.after.mean_score < fit.before.mean_score  # T > 1: the raw scores were over-confident
 
 
-def test_the_no_answer_threshold_separates_unanswerable_questions_and_scores_f1_officially() -> None:
-    rng = np.random.default_rng(0)
+def questions_with_no_answer_logits(
+    seed: int, answerable_null: float, unanswerable_null: float, spread: float, count: int = 400
+) -> tuple[list[Example], list[Query], list[list[WindowLogits]]]:
+    """Every other question unanswerable; the model's no-answer logit is drawn around `unanswerable_null`
+    for those and around `answerable_null` for the rest, with `spread`: the halves overlap."""
+    rng = np.random.default_rng(seed)
     examples, logits = [], []
-    for q in range(400):
+    for q in range(count):
         unanswerable = q % 2 == 1
         word = int(rng.integers(len(WORDS)))
         row = np.full(len(WORDS), -5.0)
         row[word] = 5.0
-        # the model's no-answer logit is high on unanswerable questions, low on answerable ones, with overlap
-        null = float(rng.normal(8.0 if unanswerable else 2.0, 2.0))
+        null = float(rng.normal(unanswerable_null if unanswerable else answerable_null, spread))
         answers = () if unanswerable else (GoldAnswer(WORDS[word], CONTEXT.index(WORDS[word])),)
         examples.append(Example(str(q), "which word?", CONTEXT, answers, is_impossible=unanswerable))
         logits.append(word_logits(row, null))
-    queries = [Query.from_example(e) for e in examples]
+    return examples, [Query.from_example(e) for e in examples], logits
+
+
+def test_the_no_answer_threshold_separates_unanswerable_questions_and_scores_f1_officially() -> None:
+    examples, queries, logits = questions_with_no_answer_logits(
+        seed=0, answerable_null=2.0, unanswerable_null=8.0, spread=2.0
+    )
     fit = fit_null_threshold_on_logits(examples, queries, logits, ReaderSettings(max_answer_len=1))
     assert fit.questions == 400 and fit.unanswerable == 200
     assert 0.05 < fit.null_threshold < 0.95
@@ -92,24 +101,10 @@ def test_the_no_answer_threshold_separates_unanswerable_questions_and_scores_f1_
     assert fit.f1 > 80 and fit.has_answer_f1 > 75 and fit.no_answer_f1 > 75
 
 
-def overlapping_no_answer_logits(count: int = 400) -> tuple[list[Example], list[Query], list[list[WindowLogits]]]:
-    """Half the questions unanswerable; the no-answer logit separates the halves, with overlap."""
-    rng = np.random.default_rng(1)
-    examples, logits = [], []
-    for q in range(count):
-        unanswerable = q % 2 == 1
-        word = int(rng.integers(len(WORDS)))
-        row = np.full(len(WORDS), -5.0)
-        row[word] = 5.0
-        null = float(rng.normal(7.0 if unanswerable else 3.0, 2.5))
-        answers = () if unanswerable else (GoldAnswer(WORDS[word], CONTEXT.index(WORDS[word])),)
-        examples.append(Example(str(q), "which word?", CONTEXT, answers, is_impossible=unanswerable))
-        logits.append(word_logits(row, null))
-    return examples, [Query.from_example(e) for e in examples], logits
-
-
 def test_a_floor_on_has_answer_f1_raises_the_threshold_to_the_best_that_keeps_it() -> None:
-    examples, queries, logits = overlapping_no_answer_logits()
+    examples, queries, logits = questions_with_no_answer_logits(
+        seed=1, answerable_null=3.0, unanswerable_null=7.0, spread=2.5
+    )
     settings = ReaderSettings(max_answer_len=1)
     best = fit_null_threshold_on_logits(examples, queries, logits, settings)
     assert best.min_has_answer_f1 is None

@@ -204,26 +204,26 @@ def best_threshold_keeping_has_answer_f1(
     official metric counts them: an answerable question earns its raw F1 when answered, an
     unanswerable one 1 when refused (or when the reader's text is empty).
     """
-    answerable = [q for q in questions if q.has_answer]
     candidates = np.unique(np.append(np.fromiter(na_probs.values(), dtype=np.float64), 1.0))
     probability = np.array([na_probs.get(q.id, 1.0) for q in questions])
-    earned_answered = np.array([q.raw_f1 if q.has_answer else float(not q.prediction) for q in questions])
-    earned_refused = np.array([0.0 if q.has_answer else 1.0 for q in questions])
-    has_answer = np.array([q.has_answer for q in questions])
-    # answered[i, j]: question j is answered at candidate threshold i (fine for tens of thousands of
-    # questions when done in blocks)
-    best_threshold, best_f1 = 1.0, -1.0
-    for block in np.array_split(candidates, max(1, len(candidates) // 512)):
-        answered = probability[None, :] <= block[:, None]
-        earned = np.where(answered, earned_answered, earned_refused)
-        has_answer_f1 = 100.0 * earned[:, has_answer].sum(axis=1) / max(1, len(answerable))
-        f1 = 100.0 * earned.sum(axis=1) / len(questions)
-        allowed = has_answer_f1 >= min_has_answer_f1
-        if allowed.any():
-            index = int(np.argmax(np.where(allowed, f1, -1.0)))
-            if f1[index] > best_f1:
-                best_threshold, best_f1 = float(block[index]), float(f1[index])
-    return best_threshold
+    order = np.argsort(probability, kind="stable")
+    has_answer = np.array([q.has_answer for q in questions])[order]
+    earned_answered = np.array([q.raw_f1 if q.has_answer else float(not q.prediction) for q in questions])[order]
+    earned_refused = (~has_answer).astype(np.float64)
+    # At a candidate threshold the first `answered` questions (by P(no answer)) are answered, the rest refused.
+    answered = np.searchsorted(probability[order], candidates, side="right")
+
+    def earned(mask: np.ndarray) -> np.ndarray:
+        when_answered = np.concatenate([[0.0], np.cumsum(earned_answered * mask)])
+        when_refused = np.concatenate([[0.0], np.cumsum(earned_refused * mask)])
+        return when_answered[answered] + when_refused[-1] - when_refused[answered]
+
+    has_answer_f1 = 100.0 * earned(has_answer) / max(1, int(has_answer.sum()))
+    f1 = 100.0 * earned(np.ones_like(has_answer)) / len(questions)
+    allowed = has_answer_f1 >= min_has_answer_f1
+    if not allowed.any():
+        return 1.0
+    return float(candidates[int(np.argmax(np.where(allowed, f1, -1.0)))])
 
 
 def fit_temperature_on_logits(
