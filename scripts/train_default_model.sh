@@ -23,6 +23,8 @@
 #   stage 6, 7, ...: `scripts/train_default_model.sh 6` starts from the shipped model (stage 5 once
 #            it ships) -> 1,800 more steps, seed 47, the same data and held-out questions; each
 #            session-sized stage is annealed, so each is worth shipping if it scores better.
+#            It keeps steps 1,200, 1,500 and 1,800 (--keep-every 300) so that
+#            `SPANQA_AVERAGE_EVERY=300 scripts/choose_default_model.sh RUN` can try their average.
 # Reads ../shared/data (not shipped); models and checkpoints live outside the work tree so they
 # survive. Usage: scripts/train_default_model.sh [1|2|3|4|5|6] [extra spanqa train options]
 set -euo pipefail
@@ -60,7 +62,7 @@ case "$stage" in
      windows=("${inference_windows[@]}") ;;
   6) base="${SPANQA_STAGE6_BASE:-$here/spanqa/models/default}"; out="$stage6"
      schedule=(--max-steps 1800 --lr 1e-4 --warmup-ratio 0.05 --seed 47 --eval "$heldout" --eval-every 900)
-     windows=("${inference_windows[@]}") ;;
+     keep_every=300 windows=("${inference_windows[@]}") ;;
   *) echo "usage: $0 [1|2|3|4|5|6] [spanqa train options]" >&2; exit 2 ;;
 esac
 if [[ "$stage" == 5 && ! -f "$base/model.safetensors" ]]; then
@@ -82,7 +84,7 @@ if [[ "$stage" == 5 || "$stage" == 6 ]]; then
     --exclude "$heldout" --out "$out" \
     "${schedule[@]}" --batch-size 32 --weight-decay 0.01 "${windows[@]}" \
     --negatives 0.1 --precision "${SPANQA_PRECISION:-bf16}" \
-    --save-every 50 --keep-last 2 --keep-every 1000 --log-every 10 \
+    --save-every 50 --keep-last 2 --keep-every "${keep_every:-1000}" --log-every 10 \
     "${resume[@]}" "$@"
 fi
 if [[ "$stage" != 1 && ! -f "$base/model.safetensors" ]]; then
