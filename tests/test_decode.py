@@ -10,6 +10,7 @@ import math
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -373,6 +374,28 @@ def test_the_same_text_in_two_contexts_stays_two_answers() -> None:
     answers = decode_example(windows, contexts, everything()).answers
     ada = [a for a in answers if a.text == "Ada"]
     assert sorted(a.context_index for a in ada) == [0, 1]
+
+
+@pytest.mark.parametrize("candidates_per_window", [2, 20])
+def test_answers_per_context_keeps_each_contexts_best_when_one_context_outscores_the_rest(
+    candidates_per_window: int,
+) -> None:
+    rng = np.random.default_rng(0)
+    contexts = [CONTEXT, "kilo lima mike november oscar papa quebec romeo sierra tango"]
+    length = FIRST + len(SPANS) + 1 + PADDING
+    strong = make_window(SPANS, rng.normal(8.0, 1.0, length), rng.normal(8.0, 1.0, length), context_index=0)
+    weak = make_window(
+        word_spans(contexts[1]), rng.normal(0.0, 1.0, length), rng.normal(0.0, 1.0, length), context_index=1
+    )
+    options = DecodeOptions(top_k=7, max_answer_len=30, candidates_per_window=candidates_per_window)
+    together = decode_example([strong, weak], contexts, options).answers
+    assert {a.context_index for a in together} == {0}  # the strong context fills the list on its own
+    per_context = decode_example([strong, weak], contexts, replace(options, answers_per_context=3)).answers
+    every = decode_example([strong, weak], contexts, everything(candidates_per_window=candidates_per_window)).answers
+    for index in (0, 1):  # each context's 3 best, with the scores they have when all are ranked together
+        best_three = [a for a in every if a.context_index == index][:3]
+        assert [a for a in per_context if a.context_index == index] == best_three
+    assert [a.score for a in per_context] == sorted((a.score for a in per_context), reverse=True)
 
 
 # ------------------------------------------------------------------ no answer

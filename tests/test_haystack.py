@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import uuid
+from collections import Counter
 from pathlib import Path
 
 # Haystack sends usage telemetry from Pipeline.run unless told not to; tests never reach the network.
@@ -225,6 +226,21 @@ def test_overlap_threshold_removes_overlapping_answers_of_one_document(tiny):
     assert overlapping_pairs(deduplicated["answers"]) == 0
     assert len(deduplicated["answers"]) == 15
     assert summary(deduplicated["answers"][:1]) == summary(every_span["answers"][:1])
+
+
+def test_answers_per_seq_spans_of_every_document_are_candidates_however_the_documents_rank(tiny):
+    documents = fixture_documents()
+    every_span = tiny(top_k=1000, overlap_threshold=None, no_answer=False).run(query=QUERY, documents=documents)
+    scores = {document.id: [] for document in documents}
+    for answer in every_span["answers"]:
+        scores[answer.document.id].append(answer.score)
+    weakest = min(scores, key=lambda document_id: max(scores[document_id]))
+    assert len(scores[weakest]) > 2
+    # The weakest document's 2 best spans are candidates even where other documents' spans outscore them.
+    two_each = tiny(top_k=1000, answers_per_seq=2, overlap_threshold=None, no_answer=False)
+    answers = two_each.run(query=QUERY, documents=documents)["answers"]
+    assert sorted(Counter(a.document.id for a in answers).values()) == [2] * len(documents)
+    assert [a.score for a in answers if a.document.id == weakest] == scores[weakest][:2]
 
 
 def test_overlap_rule_is_extractive_readers_on_its_own_example():
@@ -468,8 +484,8 @@ def test_default_model_puts_the_no_answer_first_for_documents_without_the_answer
     for query in ["Who was the duke in the battle of Hastings?", "What religion were the Normans"]:
         answers = pipeline.run({"reader": {"query": query, "documents": football}})["reader"]["answers"]
         assert answers[0].data is None and answers[0].score > 0.5
-        # then up to top_k spans: fewer when the rest have no probability left at all
-        assert 2 <= len(answers) <= 4 and all(a.data for a in answers[1:])
+        # then top_k spans: every document's best spans are candidates, so overlaps never leave fewer
+        assert len(answers) == 4 and all(a.data for a in answers[1:])
     answered = pipeline.run({"reader": {"query": "Who was the Super Bowl 50 MVP?", "documents": football}})
     no_answer = next(a for a in answered["reader"]["answers"] if a.data is None)
     assert no_answer.score < 0.5

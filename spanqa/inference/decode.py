@@ -49,6 +49,9 @@ class DecodeOptions:
     null_threshold: float | None = None
     align_to_words: bool = True
     candidates_per_window: int = 20
+    # None: the top_k best answers of all contexts. N: each context's N best answers, however the
+    # contexts' answers rank against each other, and then top_k of them (Haystack's answers_per_seq).
+    answers_per_context: int | None = None
     temperature: float = 1.0  # divides all logits before the softmax (calibration); ranking unchanged
 
 
@@ -186,6 +189,17 @@ def _merge(
                     entry[1:] = [probability, char_start, char_end, window.context_index, group.window]
 
 
+def _best_of_each_context(answers: list[Answer], per_context: int) -> list[Answer]:
+    """The first `per_context` answers of each context, in the order given (best first)."""
+    taken: dict[int, int] = {}
+    kept = []
+    for answer in answers:
+        if taken.get(answer.context_index, 0) < per_context:
+            taken[answer.context_index] = taken.get(answer.context_index, 0) + 1
+            kept.append(answer)
+    return kept
+
+
 def decode_example(windows: Sequence[WindowLogits], contexts: Sequence[str], options: DecodeOptions) -> Decoded:
     """Rank the answers of one question over all its windows (and contexts)."""
     core: list[Candidates] = []  # each window's candidates_per_window best spans: they alone make the scores
@@ -207,7 +221,8 @@ def decode_example(windows: Sequence[WindowLogits], contexts: Sequence[str], opt
         kept = min(options.candidates_per_window, finite.size)
         order = np.argpartition(-flat[finite], kept - 1)
         core.append(_candidates(w, flat, finite[order[:kept]], ends, band.shape[1]))
-        more = min(options.top_k - kept, finite.size - kept)
+        wanted = options.top_k if options.answers_per_context is None else options.answers_per_context
+        more = min(wanted - kept, finite.size - kept)
         if more > 0:
             rest = finite[order[kept:]]
             extra.append(_candidates(w, flat, rest[np.argpartition(-flat[rest], more - 1)[:more]], ends, band.shape[1]))
@@ -237,6 +252,8 @@ def decode_example(windows: Sequence[WindowLogits], contexts: Sequence[str], opt
         for probability, _, start, end, ctx, w in merged.values()
     ]
     answers.sort(key=lambda answer: (-answer.score, answer.context_index, answer.start, answer.end))
+    if options.answers_per_context is not None:
+        answers = _best_of_each_context(answers, options.answers_per_context)
 
     if options.handle_impossible_answer:
         no_answer = Answer(text="", start=0, end=0, score=float(np.exp(null - total)))

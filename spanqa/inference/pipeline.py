@@ -37,9 +37,10 @@ def pad_token_id(tokenizer) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
 
-def decode_options(settings: ReaderSettings) -> DecodeOptions:
+def decode_options(settings: ReaderSettings, answers_per_context: int | None = None) -> DecodeOptions:
     return DecodeOptions(
         top_k=settings.top_k,
+        answers_per_context=answers_per_context,
         max_answer_len=settings.max_answer_len,
         handle_impossible_answer=settings.handle_impossible_answer,
         null_threshold=settings.null_threshold,
@@ -129,10 +130,13 @@ def model_logits(
 
 # ---------------------------------------------------------------------------- stage 3
 def decode_queries(
-    queries: Sequence[Query], per_query: Sequence[Sequence[WindowLogits]], settings: ReaderSettings
+    queries: Sequence[Query],
+    per_query: Sequence[Sequence[WindowLogits]],
+    settings: ReaderSettings,
+    answers_per_context: int | None = None,
 ) -> list[Prediction]:
-    """Rank each query's answers over all its windows and contexts."""
-    options = decode_options(settings)
+    """Rank each query's answers over all its windows and contexts (see DecodeOptions.answers_per_context)."""
+    options = decode_options(settings, answers_per_context)
     predictions = []
     for query, windows in zip(queries, per_query, strict=True):
         decoded = decode_example(windows, query.contexts, options)
@@ -147,9 +151,11 @@ def predict_queries(
     settings: ReaderSettings,
     batch_size: int = 32,
     progress: bool = False,
+    answers_per_context: int | None = None,
 ) -> list[Prediction]:
     """All three stages: one Prediction per query, in order."""
-    return decode_queries(queries, model_logits(runtime, tokenizer, queries, settings, batch_size, progress), settings)
+    per_query = model_logits(runtime, tokenizer, queries, settings, batch_size, progress)
+    return decode_queries(queries, per_query, settings, answers_per_context)
 
 
 def _progress_bar(total: int, enabled: bool):

@@ -82,10 +82,17 @@ class Reader:
         settings: ReaderSettings | None = None,
         batch_size: int = 32,
         progress: bool = False,
+        answers_per_context: int | None = None,
     ) -> list[Prediction]:
-        """One Prediction per query with `settings` (None: the reader's); what the server's batcher calls."""
+        """One Prediction per query with `settings` (None: the reader's); what the server's batcher calls.
+
+        `answers_per_context`: each context keeps its N best answers before top_k applies (None: the top_k
+        best of all contexts together, which one context can fill on its own).
+        """
         chosen = self.settings if settings is None else settings
-        return pipeline.predict_queries(self.runtime, self.tokenizer, queries, chosen, batch_size, progress)
+        return pipeline.predict_queries(
+            self.runtime, self.tokenizer, queries, chosen, batch_size, progress, answers_per_context
+        )
 
     def explain(self, question: str, context: str, top_k: int = 5, **settings: Any):
         """What happened inside: windows, tokens, top logits and the best candidate spans."""

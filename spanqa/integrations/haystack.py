@@ -238,16 +238,17 @@ class SpanqaExtractiveReader:
             return {"answers": []}
         self.warm_up()
         assert self.reader is not None  # warm_up sets it
-        # One more than asked: the no-answer takes a place in spanqa's ranking, not in ExtractiveReader's top_k.
-        candidates = max(top_k, per_document * len(usable)) + 1
+        # Every document's per_document best spans (ranked together, one document's can outscore all the
+        # others'), and one more place: the no-answer takes one in spanqa's ranking, not in ExtractiveReader's top_k.
         settings = self.reader.settings.replace(
-            top_k=candidates,
+            top_k=per_document * len(usable) + 1,
             handle_impossible_answer=True,  # span scores are the same whether or not the no-answer is returned
             max_seq_len=_optional_positive_int(max_seq_length, "max_seq_length"),
             doc_stride=_optional_int_at_least_zero(stride, "stride"),
         )
         query_ = Query(id="0", question=query, contexts=tuple(document.content for document in usable))
-        [prediction] = self.reader.predict_queries([query_], settings, _first_set(batch_size, DEFAULT_BATCH_SIZE))
+        batch = _first_set(batch_size, DEFAULT_BATCH_SIZE)
+        [prediction] = self.reader.predict_queries([query_], settings, batch, answers_per_context=per_document)
         answers = extracted_answers(query, usable, prediction, top_k, score_threshold, no_answer, overlap)
         return {"answers": answers}
 
