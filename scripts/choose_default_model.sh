@@ -3,7 +3,6 @@
 #   the run's final model, its best evaluation (OUT/best) and the average of its last 3 spaced
 #   checkpoints (--keep-every 1000); each exported to int8 ONNX (what `auto` runs) and calibrated
 #   on the held-out training questions (temperature + no-answer threshold), F1 at that threshold.
-#   The model shipped today is scored the same way: a candidate must beat it to be chosen.
 # Prints one line per candidate and the winner; ship it with scripts/ship_default_model.py.
 #   scripts/choose_default_model.sh [RUN_OUT]
 set -euo pipefail
@@ -13,7 +12,7 @@ heldout="${SPANQA_HELDOUT:-../spanqa-train/heldout-v2.0.json}"
 work="${SPANQA_CHOICE_DIR:-$run-choice}"
 mkdir -p "$work"
 if [[ ! -f "$run/model.safetensors" ]]; then
-  echo "$run holds no finished model yet: let its scripts/train_default_model.sh stage finish" >&2
+  echo "$run holds no finished model yet: let scripts/train_default_model.sh 5 finish" >&2
   exit 2
 fi
 candidates=("final=$run")
@@ -24,30 +23,15 @@ fi
 if [[ ! -f "$work/avg3/model.safetensors" ]] &&
   python scripts/average_checkpoints.py "$run" --last 3 --every "${SPANQA_AVERAGE_EVERY:-1000}" --out "$work/avg3" >&2; then :; fi
 [[ -f "$work/avg3/model.safetensors" ]] && candidates+=("avg3=$work/avg3")
-# The model shipped today, scored the same way (a copy: calibrating writes into the folder), is the bar.
-shipped="${SPANQA_SHIPPED:-spanqa/models/default}"
-if [[ ! -d "$work/shipped-onnx" ]]; then
-  cp -r "$shipped" "$work/shipped-onnx.partial" && mv "$work/shipped-onnx.partial" "$work/shipped-onnx"
-fi
-held_out_f1() {  # name folder: export to int8 and calibrate on the held-out questions (once), print F1 at the threshold
-  [[ -f "$work/$1-onnx/model.int8.onnx" ]] || spanqa export "$2" --onnx "$work/$1-onnx" --int8 --force >/dev/null
-  [[ -f "$work/$1.calibration.json" ]] ||
-    spanqa calibrate "$heldout" --model "$work/$1-onnx" --write --no-progress --out "$work/$1.calibration.json" >/dev/null
-  python -c "import json,sys; print(json.load(open(sys.argv[1]))['null_threshold']['f1'])" "$work/$1.calibration.json"
-}
-bar_f1=$(held_out_f1 shipped "$shipped")
-echo "shipped ($shipped): held-out F1 $bar_f1"
 best_name="" best_f1=-1
 for candidate in "${candidates[@]}"; do
   name="${candidate%%=*}" folder="${candidate#*=}"
-  f1=$(held_out_f1 "$name" "$folder")
+  [[ -f "$work/$name-onnx/model.int8.onnx" ]] || spanqa export "$folder" --onnx "$work/$name-onnx" --int8 --force >/dev/null
+  spanqa calibrate "$heldout" --model "$work/$name-onnx" --write --no-progress --out "$work/$name.calibration.json" >/dev/null
+  f1=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['null_threshold']['f1'])" "$work/$name.calibration.json")
   echo "$name ($folder): held-out F1 $f1"
   if python -c "import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)" "$f1" "$best_f1"; then
     best_name="$name" best_f1="$f1"
   fi
 done
-if python -c "import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)" "$best_f1" "$bar_f1"; then
-  echo "choose: $best_name (held-out F1 $best_f1, shipped $bar_f1)"
-else
-  echo "choose: keep the shipped model (best candidate $best_name: held-out F1 $best_f1, shipped $bar_f1)"
-fi
+echo "choose: $best_name (held-out F1 $best_f1)"
