@@ -206,6 +206,8 @@ def decode_example(windows: Sequence[WindowLogits], contexts: Sequence[str], opt
     extra: list[Candidates] = []  # further spans when top_k asks for more answers than that
     window_totals = []
     null_logits = []
+    # the most answers one window can give to the list that is returned
+    wanted = options.top_k if options.answers_per_context is None else options.answers_per_context
     for w, window in enumerate(windows):
         band, ends = span_band(window, options.max_answer_len)
         flat = band.ravel() / options.temperature
@@ -221,7 +223,6 @@ def decode_example(windows: Sequence[WindowLogits], contexts: Sequence[str], opt
         kept = min(options.candidates_per_window, finite.size)
         order = np.argpartition(-flat[finite], kept - 1)
         core.append(_candidates(w, flat, finite[order[:kept]], ends, band.shape[1]))
-        wanted = options.top_k if options.answers_per_context is None else options.answers_per_context
         more = min(wanted - kept, finite.size - kept)
         if more > 0:
             rest = finite[order[kept:]]
