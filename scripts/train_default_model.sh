@@ -20,13 +20,14 @@
 #            gone before its model could ship (the model card keeps its scores).
 #            3,000 answerable questions no earlier stage used and 3,000 unanswerable ones are held
 #            out (--exclude) and scored every 900 steps (--eval); the best goes to OUT/best.
-#   stage 6, 7, ...: `scripts/train_default_model.sh 6` starts from the shipped model (stage 5 once
-#            it ships) -> 1,800 more steps, seed 47, the same data and held-out questions; each
+#   stage 6, 7, 8, 9: `scripts/train_default_model.sh N` starts from the shipped model (the stage
+#            before, once it ships) -> 1,800 more steps, seed 41+N (stage 6: 47), into
+#            OUT_ROOT/default-v2-stageN, with the same data and held-out questions; each
 #            session-sized stage is annealed, so each is worth shipping if it scores better.
 #            It keeps steps 1,200, 1,500 and 1,800 (--keep-every 300) so that
 #            `SPANQA_AVERAGE_EVERY=300 scripts/choose_default_model.sh RUN` can try their average.
 # Reads ../shared/data (not shipped); models and checkpoints live outside the work tree so they
-# survive. Usage: scripts/train_default_model.sh [1|2|3|4|5|6] [extra spanqa train options]
+# survive. Usage: scripts/train_default_model.sh [1|...|9] [extra spanqa train options]
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 stage="${1:-3}"
@@ -38,7 +39,6 @@ stage2="$root/default-minilm-stage2"
 stage3="$root/default-minilm-stage3"
 stage4="$root/default-minilm-stage4"
 stage5="$root/default-v2"
-stage6="$root/default-v2-stage6"
 heldout="$root/heldout-v2.0.json"
 # glibc's malloc hands a step's big activation blocks back to the kernel and faults them in afresh
 # every step (a third of the CPU time went to the kernel in stage 5); jemalloc told never to purge
@@ -60,10 +60,10 @@ case "$stage" in
   5) base="${SPANQA_STAGE5_BASE:-$root/default-minilm-stage3-shipped}"; out="$stage5"
      schedule=(--max-steps 1800 --lr 1e-4 --warmup-ratio 0.05 --seed 46 --eval "$heldout" --eval-every 900)
      windows=("${inference_windows[@]}") ;;
-  6) base="${SPANQA_STAGE6_BASE:-$here/spanqa/models/default}"; out="$stage6"
-     schedule=(--max-steps 1800 --lr 1e-4 --warmup-ratio 0.05 --seed 47 --eval "$heldout" --eval-every 900)
+  6|7|8|9) base="${SPANQA_STAGE_BASE:-$here/spanqa/models/default}"; out="$root/default-v2-stage$stage"
+     schedule=(--max-steps 1800 --lr 1e-4 --warmup-ratio 0.05 --seed $((41 + stage)) --eval "$heldout" --eval-every 900)
      keep_every=300 windows=("${inference_windows[@]}") ;;
-  *) echo "usage: $0 [1|2|3|4|5|6] [spanqa train options]" >&2; exit 2 ;;
+  *) echo "usage: $0 [1|2|3|4|5|6|7|8|9] [spanqa train options]" >&2; exit 2 ;;
 esac
 if [[ "$stage" == 5 && ! -f "$base/model.safetensors" ]]; then
   # The stage-3 model as it shipped, whatever spanqa/models/default holds today.
@@ -71,7 +71,7 @@ if [[ "$stage" == 5 && ! -f "$base/model.safetensors" ]]; then
   git -C "$here" archive daff909 spanqa/models/default | tar -x -C "$base.partial" --strip-components 3
   mv "$base.partial" "$base"
 fi
-if [[ "$stage" == 5 || "$stage" == 6 ]]; then
+if (( stage >= 5 )); then
   if [[ ! -f "$heldout" ]]; then  # training questions that no step of stages 1-3 used, and none of stage 5 will
     python "$here/scripts/heldout_for_calibration.py" "$base" --out "$heldout" --limit 3000 \
       --unanswerable "$data/train-v2.0-unanswerable.reconstructed.json" --unanswerable-limit 3000
